@@ -1,0 +1,31 @@
+"""neuralmi: neural estimation of mutual information in PyTorch.
+
+Measure I(X;Y) with :func:`estimate_mi`, or train with it as a loss through :class:`MILoss`.
+"""
+
+from neuralmi.bounds import BOUNDS, donsker_varadhan, infonce, js, nwj, smile
+from neuralmi.critics import BilinearCritic, ConcatCritic, SeparableCritic
+from neuralmi.estimate import EstimatorConfig, MIResult, MIWarning, estimate_mi
+from neuralmi.losses import CLUB, MINE, MILoss
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BOUNDS",
+    "CLUB",
+    "MINE",
+    "BilinearCritic",
+    "ConcatCritic",
+    "EstimatorConfig",
+    "MILoss",
+    "MIResult",
+    "MIWarning",
+    "SeparableCritic",
+    "__version__",
+    "donsker_varadhan",
+    "estimate_mi",
+    "infonce",
+    "js",
+    "nwj",
+    "smile",
+]

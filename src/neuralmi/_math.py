@@ -1,0 +1,75 @@
+"""Masked reductions over score matrices (private helpers for the bounds).
+
+The marginal (off-diagonal) terms are computed with a diagonal mask inside each reduction:
+``-inf`` inside ``logsumexp`` for log-mean-exps, and a masked elementwise function for means.
+No N(N-1) copy is made (its scatter backward is slow) and no masked entry adds a term.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+__all__ = ["check_square", "joint", "logmeanexp", "marginal_logmeanexp", "marginal_mean"]
+
+
+def check_square(scores: Tensor, name: str = "scores") -> None:
+    """Raise ``ValueError`` unless ``scores`` is an (N, N) matrix with N >= 2."""
+    if scores.dim() != 2 or scores.shape[0] != scores.shape[1]:
+        raise ValueError(f"{name} must be a square (N, N) score matrix, got shape {tuple(scores.shape)}")
+    if scores.shape[0] < 2:
+        raise ValueError(f"{name} score matrix needs N >= 2 rows to have off-diagonal (marginal) pairs, got N = {scores.shape[0]}")
+
+
+def _eye(scores: Tensor) -> Tensor:
+    return torch.eye(scores.shape[0], dtype=torch.bool, device=scores.device)
+
+
+def logmeanexp(values: Tensor, dim: int | None = None) -> Tensor:
+    """``log mean exp(values)`` computed as ``logsumexp - log count``; never overflows."""
+    if dim is None:
+        return torch.logsumexp(values.reshape(-1), dim=0) - math.log(values.numel())
+    return torch.logsumexp(values, dim=dim) - math.log(values.shape[dim])
+
+
+def joint(scores: Tensor, marginal: Tensor | None) -> Tensor:
+    """The joint scores: the diagonal of an (N, N) matrix, or the (N,) vector given with ``marginal``.
+
+    With ``marginal=None``, ``scores`` is an all-pairs matrix (diagonal = joint pairs, off-diagonal =
+    product-of-marginals pairs). Otherwise ``scores`` is the (N,) vector of joint scores and
+    ``marginal`` the (M,) vector of shuffled-pair scores (MINE's original sampler).
+    """
+    if marginal is None:
+        check_square(scores)
+        return scores.diagonal()
+    if scores.dim() != 1 or marginal.dim() != 1:
+        raise ValueError(
+            "with marginal= given, scores and marginal must be 1-D vectors of joint and shuffled-pair scores, "
+            f"got shapes {tuple(scores.shape)} and {tuple(marginal.shape)}"
+        )
+    if scores.numel() == 0 or marginal.numel() == 0:
+        raise ValueError("joint and marginal score vectors must not be empty")
+    return scores
+
+
+def marginal_logmeanexp(scores: Tensor, marginal: Tensor | None = None) -> Tensor:
+    """``log mean exp`` over the marginal pairs: the off-diagonal of ``scores``, or ``marginal``."""
+    if marginal is not None:
+        return logmeanexp(marginal)
+    n = scores.shape[0]
+    return torch.logsumexp(scores.masked_fill(_eye(scores), float("-inf")).reshape(-1), dim=0) - math.log(n * (n - 1))
+
+
+def marginal_mean(fn: Callable[[Tensor], Tensor], scores: Tensor, marginal: Tensor | None = None) -> Tensor:
+    """``mean fn(T)`` over the marginal pairs: the off-diagonal of ``scores``, or ``marginal``.
+
+    The diagonal is masked both before ``fn`` (so no overflow there can leak into the
+    gradient) and after it (so it adds no term).
+    """
+    if marginal is not None:
+        return fn(marginal).mean()
+    n, eye = scores.shape[0], _eye(scores)
+    return fn(scores.masked_fill(eye, 0.0)).masked_fill(eye, 0.0).sum() / (n * (n - 1))

@@ -1,0 +1,193 @@
+r"""Critics: networks T(x, y) that map a batch x (N, ...) and y (M, ...) to scores (N, M).
+
+``critic(x, y)[i, j] = T(x_i, y_j)`` scores all pairs; ``critic.pairs(x, y)[i] = T(x_i, y_i)``
+scores aligned pairs only (the joint term, or MINE's shuffled partners). Samples of any
+shape are flattened, or mapped to vectors by the ``x_encoder`` / ``y_encoder`` you pass
+(e.g. a CNN for images); ``x_dim`` and ``y_dim`` are then the encoders' output widths.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+__all__ = ["CRITICS", "Activation", "BilinearCritic", "ConcatCritic", "Critic", "SeparableCritic", "make_critic", "mlp"]
+
+Activation = Literal["relu", "elu", "gelu", "silu", "tanh", "softplus"]
+_ACTIVATIONS: dict[str, type[nn.Module]] = {
+    "relu": nn.ReLU,
+    "elu": nn.ELU,
+    "gelu": nn.GELU,
+    "silu": nn.SiLU,
+    "tanh": nn.Tanh,
+    "softplus": nn.Softplus,
+}
+
+
+def _activation(name: Activation) -> nn.Module:
+    if name not in _ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}; choose one of {sorted(_ACTIVATIONS)}")
+    return _ACTIVATIONS[name]()
+
+
+def mlp(in_dim: int, hidden: Sequence[int], out_dim: int, activation: Activation = "relu") -> nn.Sequential:
+    """A multilayer perceptron ``in_dim -> hidden... -> out_dim`` with ``activation`` between layers."""
+    widths = [in_dim, *hidden, out_dim]
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
+        if i > 0:
+            layers.append(_activation(activation))
+        layers.append(nn.Linear(a, b))
+    return nn.Sequential(*layers)
+
+
+def _check_dim(name: str, value: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive int (features per sample after encoding), got {value!r}")
+    return value
+
+
+class Critic(nn.Module):
+    """Base of the critics: holds the encoders and checks batches; subclasses score them."""
+
+    def __init__(self, x_dim: int, y_dim: int, x_encoder: nn.Module | None, y_encoder: nn.Module | None) -> None:
+        super().__init__()
+        self.x_dim = _check_dim("x_dim", x_dim)
+        self.y_dim = _check_dim("y_dim", y_dim)
+        self.x_encoder = x_encoder if x_encoder is not None else nn.Flatten()
+        self.y_encoder = y_encoder if y_encoder is not None else nn.Flatten()
+
+    def encode(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        """Map x (N, ...) and y (M, ...) to feature matrices (N, x_dim) and (M, y_dim)."""
+        ex, ey = self.x_encoder(x), self.y_encoder(y)
+        for name, e, dim in (("x", ex, self.x_dim), ("y", ey, self.y_dim)):
+            if e.dim() != 2 or e.shape[1] != dim:
+                raise ValueError(
+                    f"{type(self).__name__} expects {name} with {dim} features per sample after encoding, "
+                    f"got encoded shape {tuple(e.shape)}"
+                )
+        return ex, ey
+
+    def pairs(self, x: Tensor, y: Tensor) -> Tensor:
+        """Scores ``T(x_i, y_i)`` of aligned pairs, shape (N,)."""
+        raise NotImplementedError
+
+
+class ConcatCritic(Critic):
+    r"""Joint MLP critic ``T(x, y) = MLP([x; y])`` (Belghazi et al. 2018).
+
+    For all pairs the first layer is factorised, :math:`W[x; y] + b = W_x x + (W_y y + b)`, and
+    broadcast-added into an (N, M, hidden) tensor; N*M concatenated inputs are never built.
+    Rows are scored in chunks of at most ``max_elements`` hidden activations.
+
+    >>> critic = ConcatCritic(3, 2, hidden=(8,))
+    >>> critic(torch.randn(4, 3), torch.randn(5, 2)).shape
+    torch.Size([4, 5])
+    """
+
+    def __init__(
+        self,
+        x_dim: int,
+        y_dim: int,
+        hidden: Sequence[int] = (256, 256),
+        *,
+        activation: Activation = "relu",
+        x_encoder: nn.Module | None = None,
+        y_encoder: nn.Module | None = None,
+        max_elements: int = 2**25,
+    ) -> None:
+        super().__init__(x_dim, y_dim, x_encoder, y_encoder)
+        if len(hidden) < 1:
+            raise ValueError("ConcatCritic needs at least one hidden layer")
+        self.first_x = nn.Linear(x_dim, hidden[0], bias=False)
+        self.first_y = nn.Linear(y_dim, hidden[0])
+        self.head = nn.Sequential(_activation(activation), mlp(hidden[0], hidden[1:], 1, activation))
+        self.max_elements = max_elements
+
+    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        """All-pairs scores (N, M)."""
+        ex, ey = self.encode(x, y)
+        hx, hy = self.first_x(ex), self.first_y(ey)
+        rows = max(1, self.max_elements // max(1, hy.shape[0] * hy.shape[1]))
+        chunks = [self.head(h[:, None, :] + hy[None, :, :]).squeeze(-1) for h in hx.split(rows)]
+        return chunks[0] if len(chunks) == 1 else torch.cat(chunks)
+
+    def pairs(self, x: Tensor, y: Tensor) -> Tensor:
+        """Aligned-pair scores (N,)."""
+        ex, ey = self.encode(x, y)
+        return self.head(self.first_x(ex) + self.first_y(ey)).squeeze(-1)
+
+
+class SeparableCritic(Critic):
+    r"""Separable critic ``T(x, y) = g(x)^T h(y)`` (Poole et al. 2019): one matmul for all pairs.
+
+    >>> critic = SeparableCritic(3, 2, hidden=(8,), embed_dim=4)
+    >>> critic(torch.randn(4, 3), torch.randn(5, 2)).shape
+    torch.Size([4, 5])
+    """
+
+    def __init__(
+        self,
+        x_dim: int,
+        y_dim: int,
+        hidden: Sequence[int] = (256,),
+        embed_dim: int = 32,
+        *,
+        activation: Activation = "relu",
+        x_encoder: nn.Module | None = None,
+        y_encoder: nn.Module | None = None,
+    ) -> None:
+        super().__init__(x_dim, y_dim, x_encoder, y_encoder)
+        self.g = mlp(x_dim, hidden, embed_dim, activation)
+        self.h = mlp(y_dim, hidden, embed_dim, activation)
+
+    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        """All-pairs scores (N, M)."""
+        ex, ey = self.encode(x, y)
+        return self.g(ex) @ self.h(ey).T
+
+    def pairs(self, x: Tensor, y: Tensor) -> Tensor:
+        """Aligned-pair scores (N,)."""
+        ex, ey = self.encode(x, y)
+        return (self.g(ex) * self.h(ey)).sum(-1)
+
+
+class BilinearCritic(Critic):
+    r"""Bilinear critic ``T(x, y) = e_x(x)^T W e_y(y)`` on (encoded) samples (Oord et al. 2018, CPC).
+
+    >>> critic = BilinearCritic(3, 2)
+    >>> critic(torch.randn(4, 3), torch.randn(5, 2)).shape
+    torch.Size([4, 5])
+    """
+
+    def __init__(self, x_dim: int, y_dim: int, *, x_encoder: nn.Module | None = None, y_encoder: nn.Module | None = None) -> None:
+        super().__init__(x_dim, y_dim, x_encoder, y_encoder)
+        self.weight = nn.Parameter(torch.randn(x_dim, y_dim) / (x_dim * y_dim) ** 0.5)
+
+    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        """All-pairs scores (N, M)."""
+        ex, ey = self.encode(x, y)
+        return ex @ self.weight @ ey.T
+
+    def pairs(self, x: Tensor, y: Tensor) -> Tensor:
+        """Aligned-pair scores (N,)."""
+        ex, ey = self.encode(x, y)
+        return ((ex @ self.weight) * ey).sum(-1)
+
+
+CRITICS: dict[str, Callable[..., Critic]] = {
+    "concat": ConcatCritic,
+    "separable": SeparableCritic,
+    "bilinear": BilinearCritic,
+}
+"""Critic classes by name (hand-written)."""
+
+
+def make_critic(name: str, x_dim: int, y_dim: int, **kwargs: object) -> Critic:
+    """Build a critic from :data:`CRITICS` by name, e.g. ``make_critic("concat", 5, 5)``."""
+    if name not in CRITICS:
+        raise ValueError(f"unknown critic {name!r}; choose one of {sorted(CRITICS)}")
+    return CRITICS[name](x_dim, y_dim, **kwargs)

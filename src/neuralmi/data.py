@@ -1,0 +1,97 @@
+"""Input checks and conversion: numpy, torch, pandas and lists to float arrays; splits; scaling."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Standardizer", "as_samples", "check_pair", "split_indices"]
+
+
+def _column_names(data: Any) -> list[str] | None:
+    columns = getattr(data, "columns", None)
+    return [str(c) for c in columns] if columns is not None else None
+
+
+def _to_numpy(data: Any, name: str) -> np.ndarray:
+    if hasattr(data, "detach") and hasattr(data, "cpu"):  # torch tensor, on any device
+        data = data.detach().cpu()
+        if str(data.dtype) == "torch.bfloat16":
+            data = data.float()
+        return data.numpy()
+    names = _column_names(data)
+    if names is not None:  # pandas DataFrame
+        for col, dtype in zip(names, data.dtypes):
+            if not (np.issubdtype(dtype, np.number) or np.issubdtype(dtype, np.bool_)):
+                raise ValueError(f"{name} column {col!r} is non-numeric (dtype {dtype}); encode it as numbers first")
+        return data.to_numpy(dtype=np.float64)
+    if hasattr(data, "to_numpy"):  # pandas Series
+        data = data.to_numpy()
+    try:
+        return np.asarray(data)
+    except ValueError as err:  # ragged lists
+        raise ValueError(f"{name} could not be read as a rectangular array: {err}") from None
+
+
+def as_samples(data: Any, name: str = "x") -> np.ndarray:
+    """Validate samples and return them as a float64 array of shape (n, *sample_shape).
+
+    A 1-D input is n samples of one feature. Integers and booleans are accepted; NaN or inf,
+    non-numeric values and 0-dimensional input raise ``ValueError`` naming the problem.
+    """
+    names = _column_names(data)
+    arr = _to_numpy(data, name)
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)):
+        raise ValueError(f"{name} is non-numeric (dtype {arr.dtype}); pass numbers, booleans or a numeric table")
+    if np.issubdtype(arr.dtype, np.complexfloating):
+        raise ValueError(f"{name} is complex (dtype {arr.dtype}); pass real and imaginary parts as separate features")
+    if arr.ndim == 0:
+        raise ValueError(f"{name} is a scalar; pass an array of samples with shape (n, ...)")
+    arr = arr.astype(np.float64, copy=False)
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        where = np.argwhere(bad)[0]
+        row, rest = int(where[0]), tuple(int(i) for i in where[1:])
+        kind = "NaN" if np.isnan(arr[tuple(where)]) else "inf"
+        col = (names[rest[0]] if names is not None else rest[0]) if len(rest) == 1 else rest
+        raise ValueError(f"{name} has {kind} at row {row}, column {col!r} ({int(bad.sum())} non-finite values in all)")
+    return arr
+
+
+def check_pair(x: np.ndarray, y: np.ndarray, min_rows: int) -> None:
+    """Raise ``ValueError`` unless x and y have equal row counts of at least ``min_rows``."""
+    if len(x) != len(y):
+        raise ValueError(f"x and y must have the same number of rows (paired samples), got {len(x)} and {len(y)}")
+    if len(x) < min_rows:
+        raise ValueError(f"too few rows: got {len(x)} paired samples, need at least {min_rows}")
+
+
+def split_indices(n: int, fractions: tuple[float, ...], seed: int) -> list[np.ndarray]:
+    """Shuffle range(n) with ``seed`` and cut it into consecutive parts of the given fractions (the rest last)."""
+    perm = np.random.default_rng(seed).permutation(n)
+    sizes = [int(round(f * n)) for f in fractions]
+    cuts = np.cumsum(sizes)
+    return np.split(perm, cuts)
+
+
+@dataclass(frozen=True)
+class Standardizer:
+    """Per-feature ``(v - mean) / std`` with statistics in float64; constant features map to 0."""
+
+    mean: np.ndarray
+    std: np.ndarray
+
+    @classmethod
+    def fit(cls, data: np.ndarray) -> Standardizer:
+        """Statistics of ``data`` (n, ...) over its rows."""
+        mean = data.mean(axis=0)
+        std = data.std(axis=0)
+        return cls(mean, np.where(std > 0, std, 1.0))
+
+    def __call__(self, data: np.ndarray) -> np.ndarray:
+        """Standardised float32 copy of ``data``."""
+        return ((data - self.mean) / self.std).astype(np.float32)

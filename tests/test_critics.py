@@ -1,0 +1,100 @@
+"""Critic contract: shapes, pairs = diagonal, gradients reach every parameter, save/load, encoders."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+import torch
+from torch import nn
+
+from neuralmi.critics import CRITICS, BilinearCritic, ConcatCritic, SeparableCritic, make_critic, mlp
+
+
+def small(name: str, x_dim: int = 3, y_dim: int = 2, **kw: object) -> nn.Module:
+    sizes = {"concat": {"hidden": (8, 8)}, "separable": {"hidden": (8,), "embed_dim": 4}, "bilinear": {}}
+    return make_critic(name, x_dim, y_dim, **{**sizes[name], **kw})
+
+
+@pytest.mark.parametrize("name", sorted(CRITICS))
+def test_all_pairs_shape_and_pairs_is_the_diagonal(name: str) -> None:
+    critic = small(name)
+    x, y = torch.randn(6, 3), torch.randn(6, 2)
+    scores = critic(x, y)
+    assert scores.shape == (6, 6)
+    assert torch.allclose(critic.pairs(x, y), scores.diagonal(), atol=1e-6)
+    assert critic(x[:4], torch.randn(7, 2)).shape == (4, 7)
+
+
+@pytest.mark.parametrize("name", sorted(CRITICS))
+def test_gradients_reach_every_parameter(name: str) -> None:
+    critic = small(name)
+    critic(torch.randn(5, 3), torch.randn(5, 2)).sum().backward()
+    for pname, p in critic.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, pname
+
+
+@pytest.mark.parametrize("name", sorted(CRITICS))
+def test_save_load_round_trip(name: str) -> None:
+    critic, twin = small(name), small(name)
+    buffer = io.BytesIO()
+    torch.save(critic.state_dict(), buffer)
+    buffer.seek(0)
+    twin.load_state_dict(torch.load(buffer, weights_only=True))
+    x, y = torch.randn(4, 3), torch.randn(4, 2)
+    assert torch.equal(critic(x, y), twin(x, y))
+
+
+@pytest.mark.parametrize("name", sorted(CRITICS))
+def test_samples_of_any_shape_are_flattened(name: str) -> None:
+    critic = small(name, x_dim=2 * 3 * 4, y_dim=5)
+    assert critic(torch.randn(6, 2, 3, 4), torch.randn(6, 5)).shape == (6, 6)
+
+
+@pytest.mark.parametrize("name", sorted(CRITICS))
+def test_wrong_feature_count_names_the_shapes(name: str) -> None:
+    with pytest.raises(ValueError, match=r"expects x with 3 features.*\(4, 5\)"):
+        small(name)(torch.randn(4, 5), torch.randn(4, 2))
+
+
+def test_user_encoder_maps_images_to_vectors() -> None:
+    encoder = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Linear(2 * 6 * 6, 4))
+    critic = SeparableCritic(4, 2, hidden=(8,), embed_dim=4, x_encoder=encoder)
+    scores = critic(torch.randn(5, 1, 8, 8), torch.randn(5, 2))
+    scores.sum().backward()
+    assert scores.shape == (5, 5) and encoder[0].weight.grad is not None
+
+
+def test_concat_critic_is_the_mlp_on_concatenated_inputs() -> None:
+    critic = ConcatCritic(3, 2, hidden=(8, 8))
+    x, y = torch.randn(4, 3), torch.randn(5, 2)
+    weight = torch.cat([critic.first_x.weight, critic.first_y.weight], dim=1)
+    for i in range(4):
+        for j in range(5):
+            h = torch.cat([x[i], y[j]]) @ weight.T + critic.first_y.bias
+            assert torch.allclose(critic(x, y)[i, j], critic.head(h).squeeze(), atol=1e-6)
+
+
+def test_concat_critic_chunking_gives_the_same_scores() -> None:
+    full = ConcatCritic(3, 2, hidden=(8, 8))
+    chunked = ConcatCritic(3, 2, hidden=(8, 8), max_elements=8 * 5)  # one row at a time
+    chunked.load_state_dict(full.state_dict())
+    x, y = torch.randn(6, 3), torch.randn(5, 2)
+    assert torch.allclose(full(x, y), chunked(x, y))
+
+
+def test_bilinear_and_separable_formulas() -> None:
+    bil = BilinearCritic(3, 2)
+    x, y = torch.randn(4, 3), torch.randn(5, 2)
+    assert torch.allclose(bil(x, y), x @ bil.weight @ y.T)
+    sep = SeparableCritic(3, 2, hidden=(8,), embed_dim=4)
+    assert torch.allclose(sep(x, y), sep.g(x) @ sep.h(y).T)
+
+
+def test_bad_configuration_errors() -> None:
+    with pytest.raises(ValueError, match="unknown critic 'mystery'"):
+        make_critic("mystery", 2, 2)
+    with pytest.raises(ValueError, match="x_dim must be a positive int"):
+        ConcatCritic(0, 2)
+    with pytest.raises(ValueError, match="unknown activation"):
+        mlp(2, (4,), 1, activation="swish")  # type: ignore[arg-type]

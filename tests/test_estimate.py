@@ -1,0 +1,217 @@
+"""estimate_mi on distributions with known MI, its result object, and its input handling."""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from neuralmi import EstimatorConfig, MIResult, MIWarning, estimate_mi
+
+from .conftest import correlated_gaussian
+
+
+def quiet(x: object, y: object, **kw: object) -> MIResult:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MIWarning)
+        return estimate_mi(x, y, progress=False, **kw)
+
+
+def assert_covers(result: MIResult, truth: float, rel: float = 0.0) -> None:
+    """The truth lies within 3 reported standard errors (plus an optional relative margin)."""
+    assert abs(result.nats - truth) <= 3 * result.stderr + rel * truth, (str(result), truth)
+
+
+# --- the cases users check first (fixed seeds; tolerances from the reported stderr) --------------
+
+
+@pytest.mark.slow
+def test_1d_gaussians_rho_04() -> None:
+    x, y = correlated_gaussian(10_000, 1, -0.5 * math.log(1 - 0.16), seed=11)
+    assert_covers(quiet(x, y), -0.5 * math.log(1 - 0.16))
+
+
+def _binary_channel_mi(sigma: float) -> float:
+    """I(X; X + N(0, sigma^2)) for X uniform on {-1, +1}, by quadrature."""
+    t = np.linspace(-1 - 12 * sigma, 1 + 12 * sigma, 200_001)
+    pdf = lambda m: np.exp(-((t - m) ** 2) / (2 * sigma**2)) / math.sqrt(2 * math.pi * sigma**2)  # noqa: E731
+    p1, p0 = pdf(1.0), pdf(-1.0)
+    mix = 0.5 * (p1 + p0)
+    integrand = 0.5 * p1 * np.log(np.maximum(p1, 1e-300) / mix) + 0.5 * p0 * np.log(np.maximum(p0, 1e-300) / mix)
+    return float(np.trapz(integrand, t)) if hasattr(np, "trapz") else float(np.trapezoid(integrand, t))
+
+
+def test_binary_channel_truth_by_quadrature() -> None:
+    assert _binary_channel_mi(0.5) == pytest.approx(0.6327, abs=5e-4)
+
+
+@pytest.mark.slow
+def test_binary_input_gaussian_channel() -> None:
+    rng = np.random.default_rng(12)
+    x = rng.choice([-1.0, 1.0], size=1000)
+    y = x + 0.5 * rng.normal(size=1000)
+    assert_covers(quiet(x, y), _binary_channel_mi(0.5))
+
+
+@pytest.mark.slow
+def test_plus_minus_one_tensor_example() -> None:
+    rng = np.random.default_rng(13)
+    x = rng.choice([-1.0, 1.0], size=(10_000, 7))
+    y = x + rng.choice([-1.0, 1.0], size=(10_000, 7))
+    result = quiet(x, y)
+    assert_covers(result, 3.5 * math.log(2))
+    assert result.bits == pytest.approx(result.nats / math.log(2))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mi", [1.0, 3.0, 5.0])
+def test_5d_gaussians_within_5_percent(mi: float) -> None:
+    x, y = correlated_gaussian(10_000, 5, mi, seed=14)
+    result = quiet(x, y)
+    assert abs(result.nats - mi) <= 0.05 * mi, str(result)
+
+
+@pytest.mark.slow
+def test_independent_high_dimensional_data_is_consistent_with_zero() -> None:
+    rng = np.random.default_rng(15)
+    x = rng.normal(size=(2000, 13_000)).astype(np.float32)
+    y = rng.normal(size=(2000, 1024)).astype(np.float32)
+    result = quiet(x, y)
+    assert result.ci[0] <= 0.0 <= result.ci[1] or abs(result.nats) <= 3 * result.stderr, str(result)
+
+
+@pytest.mark.slow
+def test_trailing_sample_shapes() -> None:
+    x, y = correlated_gaussian(10_000, 32, 2.0, seed=16)
+    result = quiet(x.reshape(-1, 8, 4), y.reshape(-1, 8, 4))
+    assert_covers(result, 2.0, rel=0.03)
+
+
+# --- result object, reproducibility, configuration --------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small_result() -> MIResult:
+    x, y = correlated_gaussian(1200, 2, 0.5, seed=3)
+    return quiet(x, y, max_steps=200, seed=5)
+
+
+def test_result_fields_and_summary(small_result: MIResult) -> None:
+    r = small_result
+    assert r.ci[0] < r.nats < r.ci[1] and r.stderr > 0
+    assert r.ci[1] - r.nats == pytest.approx(1.959964 * r.stderr)
+    assert r.n_train + r.n_val + r.n_test == 1200 and r.n_test == 360
+    assert r.bound == "dv" and r.report == "dv"
+    assert len(r.curve["train"]) == len(r.curve["val"]) == len(r.curve["step"]) >= 1
+    assert "nats" in str(r) and "bits" in str(r) and "95% CI" in str(r)
+    d = r.to_dict()
+    json.dumps(d)
+    for key in ("mi_nats", "mi_bits", "stderr", "ci_low", "ci_high", "n_train", "n_test", "bound", "seconds"):
+        assert key in d
+    assert isinstance(r.critic, torch.nn.Module) and r.config.seed == 5
+
+
+def test_same_seed_same_result_bit_for_bit() -> None:
+    x, y = correlated_gaussian(600, 2, 0.5, seed=4)
+    a = quiet(x, y, max_steps=50, seed=9)
+    b = quiet(x, y, max_steps=50, seed=9)
+    assert a.nats == b.nats and a.stderr == b.stderr and a.curve == b.curve
+
+
+def test_global_rng_is_left_alone() -> None:
+    x, y = correlated_gaussian(300, 1, 0.5, seed=4)
+    torch.manual_seed(123)
+    before = torch.rand(1)
+    torch.manual_seed(123)
+    quiet(x, y, max_steps=10)
+    assert torch.equal(torch.rand(1), before)
+
+
+def test_accepts_lists_tensors_pandas_and_config_object() -> None:
+    pd = pytest.importorskip("pandas")
+    x, y = correlated_gaussian(300, 2, 0.5, seed=4)
+    cfg = EstimatorConfig(max_steps=10, progress=False, seed=1)
+    ref = quiet(x, y, config=cfg)
+    for xx, yy in [(x.tolist(), y.tolist()), (torch.from_numpy(x), torch.from_numpy(y)), (pd.DataFrame(x), pd.DataFrame(y))]:
+        assert quiet(xx, yy, config=cfg).nats == pytest.approx(ref.nats, abs=1e-6)
+
+
+def test_user_critic_module_and_other_bounds() -> None:
+    from neuralmi.critics import ConcatCritic
+
+    x, y = correlated_gaussian(400, 2, 0.5, seed=4)
+    r = quiet(x, y, critic=ConcatCritic(2, 2, hidden=(8,)), max_steps=20)
+    assert math.isfinite(r.nats)
+    r = quiet(x, y, bound="infonce", max_steps=20)
+    assert r.report == "infonce"
+    r = quiet(x, y, critic="concat", hidden=(8,), bound="js", max_steps=20)
+    assert r.report == "dv"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"bound": "f_pearson"}, "does not estimate MI"),
+        ({"bound": "nope"}, "unknown bound"),
+        ({"critic": "nope"}, "unknown critic"),
+        ({"batch_size": 1}, "at least 2"),
+        ({"test_fraction": 1.2}, "test_fraction"),
+        ({"lr": -1.0}, "lr must be"),
+        ({"report": "js"}, "report must be"),
+    ],
+)
+def test_bad_configuration(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        estimate_mi(np.zeros((50, 1)), np.zeros((50, 1)), **kwargs)
+
+
+def test_unknown_option_lists_the_options() -> None:
+    with pytest.raises(TypeError, match="estimate_mi options are"):
+        estimate_mi(np.zeros((50, 1)), np.zeros((50, 1)), epochs=3)
+
+
+@pytest.mark.parametrize(
+    ("x", "y", "message"),
+    [
+        (np.zeros((10, 2)), np.zeros((11, 2)), "same number of rows.*10 and 11"),
+        (np.zeros((5, 2)), np.zeros((5, 2)), "too few rows"),
+        (np.array([[1.0, np.nan]] * 20), np.zeros((20, 1)), "x has NaN at row 0, column 1"),
+        (np.zeros((20, 1)), np.array([[0.0]] * 19 + [[np.inf]]), "y has inf at row 19"),
+        (np.array([["a"]] * 20), np.zeros((20, 1)), "x is non-numeric"),
+        (np.float64(3.0), np.zeros((20, 1)), "scalar"),
+    ],
+)
+def test_bad_input_names_the_problem(x: object, y: object, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        estimate_mi(x, y, progress=False)
+
+
+def test_non_numeric_dataframe_column_is_named() -> None:
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"a": np.arange(20.0), "label": ["u"] * 20})
+    with pytest.raises(ValueError, match="column 'label' is non-numeric"):
+        estimate_mi(frame, np.zeros(20), progress=False)
+
+
+def test_independent_data_warns_when_negative_and_constant_features_stay_finite() -> None:
+    rng = np.random.default_rng(0)
+    x = np.column_stack([rng.normal(size=500), np.ones(500)])
+    r = quiet(x, rng.normal(size=500), max_steps=100)
+    assert math.isfinite(r.nats) and r.ci[0] <= 0.05
+
+
+def test_negative_estimate_warns() -> None:
+    rng = np.random.default_rng(1)
+    for seed in range(10):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            r = estimate_mi(rng.normal(size=300), rng.normal(size=300), progress=False, max_steps=30, seed=seed)
+        if r.nats < 0:
+            assert any("negative" in str(w.message) for w in caught)
+            assert any("negative" in m for m in r.warnings)
+            return
+    pytest.fail("no negative estimate on independent data in 10 seeds")
