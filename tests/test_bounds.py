@@ -152,10 +152,7 @@ def test_club_and_l1out_match_naive_loops(scores: torch.Tensor) -> None:
     n = scores.shape[0]
     club = _mean([scores[i, i].item() for i in range(n)]) - _mean([scores[i, j].item() for i in range(n) for j in range(n)])
     l1out = _mean(
-        [
-            scores[i, i].item() - math.log(_mean([math.exp(scores[j, i].item()) for j in range(n) if j != i]))
-            for i in range(n)
-        ]
+        [scores[i, i].item() - math.log(_mean([math.exp(scores[j, i].item()) for j in range(n) if j != i])) for i in range(n)]
     )
     assert bounds.club(scores).item() == pytest.approx(club, rel=1e-12)
     assert bounds.l1out(scores).item() == pytest.approx(l1out, rel=1e-12)

@@ -27,8 +27,16 @@ def test_all_pairs_shape_and_pairs_is_the_diagonal(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(CRITICS))
+def test_untrained_critic_scores_every_pair_zero(name: str) -> None:
+    assert torch.equal(small(name)(torch.randn(5, 3), torch.randn(6, 2)), torch.zeros(5, 6))
+
+
+@pytest.mark.parametrize("name", sorted(CRITICS))
 def test_gradients_reach_every_parameter(name: str) -> None:
     critic = small(name)
+    with torch.no_grad():  # leave the zero-initialised start, where some gradients vanish by design
+        for p in critic.parameters():
+            p.add_(0.1 * torch.randn_like(p))
     critic(torch.randn(5, 3), torch.randn(5, 2)).sum().backward()
     for pname, p in critic.named_parameters():
         assert p.grad is not None and p.grad.abs().sum() > 0, pname
@@ -37,6 +45,9 @@ def test_gradients_reach_every_parameter(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(CRITICS))
 def test_save_load_round_trip(name: str) -> None:
     critic, twin = small(name), small(name)
+    with torch.no_grad():
+        for p in critic.parameters():
+            p.add_(torch.randn_like(p))
     buffer = io.BytesIO()
     torch.save(critic.state_dict(), buffer)
     buffer.seek(0)
@@ -85,6 +96,7 @@ def test_concat_critic_chunking_gives_the_same_scores() -> None:
 
 def test_bilinear_and_separable_formulas() -> None:
     bil = BilinearCritic(3, 2)
+    torch.nn.init.normal_(bil.weight)
     x, y = torch.randn(4, 3), torch.randn(5, 2)
     assert torch.allclose(bil(x, y), x @ bil.weight @ y.T)
     sep = SeparableCritic(3, 2, hidden=(8,), embed_dim=4)

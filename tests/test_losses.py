@@ -57,6 +57,9 @@ def test_miloss_errors() -> None:
 
 def test_mine_value_is_dv_and_the_average_is_an_ema_of_the_partition() -> None:
     critic = ConcatCritic(2, 2, hidden=(8,))
+    with torch.no_grad():
+        for p in critic.parameters():
+            p.add_(torch.randn_like(p))
     mine = MINE(critic, ma_rate=0.1)
     batches = [(torch.randn(6, 2), torch.randn(6, 2)) for _ in range(3)]
     z = []

@@ -21,7 +21,9 @@ def check_square(scores: Tensor, name: str = "scores") -> None:
     if scores.dim() != 2 or scores.shape[0] != scores.shape[1]:
         raise ValueError(f"{name} must be a square (N, N) score matrix, got shape {tuple(scores.shape)}")
     if scores.shape[0] < 2:
-        raise ValueError(f"{name} score matrix needs N >= 2 rows to have off-diagonal (marginal) pairs, got N = {scores.shape[0]}")
+        raise ValueError(
+            f"{name} score matrix needs N >= 2 rows to have off-diagonal (marginal) pairs, got N = {scores.shape[0]}"
+        )
 
 
 def _eye(scores: Tensor) -> Tensor:

@@ -44,6 +44,15 @@ def mlp(in_dim: int, hidden: Sequence[int], out_dim: int, activation: Activation
     return nn.Sequential(*layers)
 
 
+def _zero_(layer: nn.Module, first_row: int = 0) -> None:
+    """Zero a final linear layer's outputs from ``first_row`` on: an untrained critic then scores every pair 0."""
+    if not isinstance(layer, nn.Linear):
+        raise TypeError(f"expected a final nn.Linear layer, got {type(layer).__name__}")
+    with torch.no_grad():
+        layer.weight[first_row:].zero_()
+        layer.bias[first_row:].zero_()
+
+
 def _check_dim(name: str, value: int) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ValueError(f"{name} must be a positive int (features per sample after encoding), got {value!r}")
@@ -104,7 +113,9 @@ class ConcatCritic(Critic):
             raise ValueError("ConcatCritic needs at least one hidden layer")
         self.first_x = nn.Linear(x_dim, hidden[0], bias=False)
         self.first_y = nn.Linear(y_dim, hidden[0])
-        self.head = nn.Sequential(_activation(activation), mlp(hidden[0], hidden[1:], 1, activation))
+        tail = mlp(hidden[0], hidden[1:], 1, activation)
+        _zero_(tail[-1])
+        self.head = nn.Sequential(_activation(activation), tail)
         self.max_elements = max_elements
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
@@ -122,7 +133,11 @@ class ConcatCritic(Critic):
 
 
 class SeparableCritic(Critic):
-    r"""Separable critic ``T(x, y) = g(x)^T h(y)`` (Poole et al. 2019): one matmul for all pairs.
+    r"""Separable critic ``T(x, y) = g(x)^T h(y) + a(x) + b(y)`` (Poole et al. 2019): one matmul for all pairs.
+
+    The per-sample terms a(x) and b(y) (one extra output of each network) let it represent log
+    density ratios with terms in x or y alone, such as the quadratic terms of a Gaussian's,
+    without spending embedding dimensions on constants. ``marginal_terms=False`` drops them.
 
     >>> critic = SeparableCritic(3, 2, hidden=(8,), embed_dim=4)
     >>> critic(torch.randn(4, 3), torch.randn(5, 2)).shape
@@ -137,22 +152,34 @@ class SeparableCritic(Critic):
         embed_dim: int = 32,
         *,
         activation: Activation = "relu",
+        marginal_terms: bool = True,
         x_encoder: nn.Module | None = None,
         y_encoder: nn.Module | None = None,
     ) -> None:
         super().__init__(x_dim, y_dim, x_encoder, y_encoder)
-        self.g = mlp(x_dim, hidden, embed_dim, activation)
-        self.h = mlp(y_dim, hidden, embed_dim, activation)
+        self.embed_dim, self.marginal_terms = embed_dim, marginal_terms
+        self.g = mlp(x_dim, hidden, embed_dim + marginal_terms, activation)
+        self.h = mlp(y_dim, hidden, embed_dim + marginal_terms, activation)
+        _zero_(self.h[-1])  # g(x)^T h(y) + b(y) starts at 0; g gets gradients once h moves
+        _zero_(self.g[-1], first_row=embed_dim)  # and so does a(x)
+
+    def _embed(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        ex, ey = self.encode(x, y)
+        return self.g(ex), self.h(ey)
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
         """All-pairs scores (N, M)."""
-        ex, ey = self.encode(x, y)
-        return self.g(ex) @ self.h(ey).T
+        gx, hy = self._embed(x, y)
+        e = self.embed_dim
+        scores = gx[:, :e] @ hy[:, :e].T
+        return scores + gx[:, e:] + hy[:, e:].T if self.marginal_terms else scores
 
     def pairs(self, x: Tensor, y: Tensor) -> Tensor:
         """Aligned-pair scores (N,)."""
-        ex, ey = self.encode(x, y)
-        return (self.g(ex) * self.h(ey)).sum(-1)
+        gx, hy = self._embed(x, y)
+        e = self.embed_dim
+        scores = (gx[:, :e] * hy[:, :e]).sum(-1)
+        return scores + gx[:, e] + hy[:, e] if self.marginal_terms else scores
 
 
 class BilinearCritic(Critic):
@@ -165,7 +192,7 @@ class BilinearCritic(Critic):
 
     def __init__(self, x_dim: int, y_dim: int, *, x_encoder: nn.Module | None = None, y_encoder: nn.Module | None = None) -> None:
         super().__init__(x_dim, y_dim, x_encoder, y_encoder)
-        self.weight = nn.Parameter(torch.randn(x_dim, y_dim) / (x_dim * y_dim) ** 0.5)
+        self.weight = nn.Parameter(torch.zeros(x_dim, y_dim))
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
         """All-pairs scores (N, M)."""

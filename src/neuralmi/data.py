@@ -7,12 +7,21 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Standardizer", "as_samples", "check_pair", "split_indices"]
+__all__ = ["Standardizer", "as_samples", "check_pair", "is_numeric_dtype", "split_indices"]
 
 
 def _column_names(data: Any) -> list[str] | None:
     columns = getattr(data, "columns", None)
     return [str(c) for c in columns] if columns is not None else None
+
+
+def is_numeric_dtype(dtype: Any) -> bool:
+    """True for numeric and boolean numpy or pandas dtypes."""
+    try:
+        return bool(np.issubdtype(dtype, np.number) or np.issubdtype(dtype, np.bool_))
+    except TypeError:  # pandas extension dtypes (string, category, ...)
+        kind = getattr(dtype, "kind", "O")
+        return kind in "biuf" and not getattr(dtype, "name", "").startswith("category")
 
 
 def _to_numpy(data: Any, name: str) -> np.ndarray:
@@ -24,9 +33,9 @@ def _to_numpy(data: Any, name: str) -> np.ndarray:
     names = _column_names(data)
     if names is not None:  # pandas DataFrame
         for col, dtype in zip(names, data.dtypes):
-            if not (np.issubdtype(dtype, np.number) or np.issubdtype(dtype, np.bool_)):
+            if not is_numeric_dtype(dtype):
                 raise ValueError(f"{name} column {col!r} is non-numeric (dtype {dtype}); encode it as numbers first")
-        return data.to_numpy(dtype=np.float64)
+        return data.to_numpy(dtype=np.float64, na_value=np.nan)
     if hasattr(data, "to_numpy"):  # pandas Series
         data = data.to_numpy()
     try:

@@ -27,7 +27,7 @@ from neuralmi.bounds import BOUNDS, get_bound
 from neuralmi.critics import CRITICS, Activation, make_critic
 from neuralmi.data import Standardizer, as_samples, check_pair, split_indices
 
-__all__ = ["REPORT_WITH", "EstimatorConfig", "MIResult", "MIWarning", "estimate_mi", "pick_device"]
+__all__ = ["REPORT_WITH", "EstimatorConfig", "MIResult", "MIWarning", "build_critic", "estimate_mi", "pick_device"]
 
 REPORT_WITH: dict[str, str] = {
     "js": "dv",
@@ -70,9 +70,11 @@ class EstimatorConfig:
     embed_dim: int = 32
     batch_size: int = 512
     lr: float = 5e-4
+    weight_decay: float = 1.0
     max_steps: int = 3000
-    eval_every: int = 100
+    eval_every: int | None = None
     patience: int = 10
+    decay_after: int = 3
     smoothing: float = 0.5
     test_fraction: float = 0.3
     val_fraction: float = 0.1
@@ -91,8 +93,10 @@ class EstimatorConfig:
             raise ValueError(f"report must be one of {REPORTABLE}, got {self.report!r}")
         if self.critic not in CRITICS:
             raise ValueError(f"unknown critic {self.critic!r}; choose one of {sorted(CRITICS)}")
-        for name in ("batch_size", "max_steps", "eval_every", "patience", "eval_batch_size", "embed_dim"):
+        for name in ("batch_size", "max_steps", "eval_every", "patience", "decay_after", "eval_batch_size", "embed_dim"):
             value = getattr(self, name)
+            if name == "eval_every" and value is None:
+                continue
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if self.batch_size < 2 or self.eval_batch_size < 2:
@@ -103,8 +107,16 @@ class EstimatorConfig:
             )
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise ValueError(f"lr must be a positive finite number, got {self.lr!r}")
+        if not (self.weight_decay >= 0 and math.isfinite(self.weight_decay)):
+            raise ValueError(f"weight_decay must be a non-negative finite number, got {self.weight_decay!r}")
         if not 0 <= self.smoothing < 1:
             raise ValueError(f"smoothing must lie in [0, 1), got {self.smoothing}")
+
+    def evaluation_interval(self, n_train: int) -> int:
+        """Steps between validation points: ``eval_every``, or about 10 epochs capped at 100 steps."""
+        if self.eval_every is not None:
+            return self.eval_every
+        return min(100, 10 * math.ceil(n_train / self.batch_size))
 
     @property
     def report_bound(self) -> str:
@@ -132,6 +144,8 @@ class MIResult:
     diverged: bool = False
     warnings: list[str] = field(default_factory=list)
     standardizers: tuple[Standardizer, Standardizer] | None = field(default=None, repr=False)
+    x_shape: tuple[int, ...] = ()
+    y_shape: tuple[int, ...] = ()
 
     @property
     def bits(self) -> float:
@@ -191,13 +205,14 @@ def _progress(total: int, enabled: bool) -> Any:
     return tqdm(total=total, desc="neuralmi", unit="step", leave=False, file=sys.stderr)
 
 
-def _build_critic(config: EstimatorConfig, critic: nn.Module | None, x_dim: int, y_dim: int) -> nn.Module:
-    if critic is not None:
-        return critic
+def build_critic(config: EstimatorConfig, x_dim: int, y_dim: int) -> nn.Module:
+    """The critic a config names, initialised from its seed (the global RNG is left alone)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         if config.critic == "separable":
-            return make_critic("separable", x_dim, y_dim, hidden=config.hidden, embed_dim=config.embed_dim, activation=config.activation)
+            return make_critic(
+                "separable", x_dim, y_dim, hidden=config.hidden, embed_dim=config.embed_dim, activation=config.activation
+            )
         if config.critic == "concat":
             return make_critic("concat", x_dim, y_dim, hidden=config.hidden, activation=config.activation)
         return make_critic(config.critic, x_dim, y_dim)
@@ -209,10 +224,12 @@ class _Trainer:
     def __init__(self, critic: nn.Module, config: EstimatorConfig, train: tuple[Tensor, Tensor], val: tuple[Tensor, Tensor]):
         self.critic, self.config, self.train, self.val = critic, config, train, val
         self.bound = get_bound(config.bound)
-        self.optimizer = torch.optim.Adam(critic.parameters(), lr=config.lr)
+        self.optimizer = torch.optim.AdamW(critic.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         self.generator = torch.Generator().manual_seed(config.seed)
         self.curve: dict[str, list[float]] = {"step": [], "train": [], "val": [], "val_smoothed": []}
         self.diverged = False
+        self.best, self.best_state, self.since_best = -math.inf, critic.state_dict(), 0
+        self.smoothed: float | None = None
 
     def _validate(self) -> float:
         self.critic.eval()
@@ -220,11 +237,33 @@ class _Trainer:
         self.critic.train()
         return value
 
+    def _checkpoint(self, step: int, train_value: float) -> bool:
+        """Record a validation point; return True while training should go on (NaN train value at step 0)."""
+        cfg = self.config
+        val_value = self._validate() if step == 0 or math.isfinite(train_value) else math.nan
+        if not math.isfinite(val_value):
+            self.diverged = True
+            return False
+        smoothed = val_value if self.smoothed is None else cfg.smoothing * self.smoothed + (1 - cfg.smoothing) * val_value
+        self.smoothed = smoothed
+        for key, v in zip(("step", "train", "val", "val_smoothed"), (step, train_value, val_value, smoothed)):
+            self.curve[key].append(float(v))
+        if smoothed > self.best:
+            self.best, self.best_state, self.since_best = smoothed, copy.deepcopy(self.critic.state_dict()), 0
+            return True
+        self.since_best += 1
+        if self.since_best % cfg.decay_after == 0:  # a plateau: halve the learning rate
+            for group in self.optimizer.param_groups:
+                group["lr"] *= 0.5
+        return self.since_best < cfg.patience
+
     def run(self) -> int:
         """Train; leave the critic at the best smoothed validation point; return the steps taken."""
         cfg, (x, y) = self.config, self.train
         n, batch = len(x), min(self.config.batch_size, len(self.train[0]))
-        best, best_state, since_best, smoothed = -math.inf, copy.deepcopy(self.critic.state_dict()), 0, None
+        every = cfg.evaluation_interval(n)
+        self.best, self.best_state, self.since_best, self.smoothed = -math.inf, copy.deepcopy(self.critic.state_dict()), 0, None
+        self._checkpoint(0, math.nan)  # the untrained critic is the baseline to beat
         perm, pos, window, step = torch.randperm(n, generator=self.generator), 0, [], 0
         bar = _progress(cfg.max_steps, cfg.progress)
         self.critic.train()
@@ -238,30 +277,25 @@ class _Trainer:
             (-value).backward()
             self.optimizer.step()
             window.append(value.detach())
-            if step % cfg.eval_every and step != cfg.max_steps:
+            if step % every and step != cfg.max_steps:
                 continue
+            if bar is not None:
+                bar.update(len(window))
             train_value = float(torch.stack(window).mean())
             window = []
-            if bar is not None:
-                bar.update(cfg.eval_every if step % cfg.eval_every == 0 else step % cfg.eval_every)
-            val_value = self._validate() if math.isfinite(train_value) else math.nan
-            if not math.isfinite(val_value):
-                self.diverged = True
+            if not self._checkpoint(step, train_value):
                 break
-            smoothed = val_value if smoothed is None else cfg.smoothing * smoothed + (1 - cfg.smoothing) * val_value
-            for key, v in zip(("step", "train", "val", "val_smoothed"), (step, train_value, val_value, smoothed)):
-                self.curve[key].append(float(v))
-            if smoothed > best + 1e-4:
-                best, best_state, since_best = smoothed, copy.deepcopy(self.critic.state_dict()), 0
-            else:
-                since_best += 1
-                if since_best >= cfg.patience:
-                    break
         if bar is not None:
             bar.close()
-        self.critic.load_state_dict(best_state)
+        self.critic.load_state_dict(self.best_state)
         self.critic.eval()
         return step
+
+
+def _best_step(result: MIResult) -> float:
+    """The step of the validation point the critic was restored to."""
+    smoothed = result.curve["val_smoothed"]
+    return result.curve["step"][max(range(len(smoothed)), key=lambda i: (smoothed[i], -i))]
 
 
 def _warn(result: MIResult, n_negatives: int) -> None:
@@ -274,6 +308,11 @@ def _warn(result: MIResult, n_negatives: int) -> None:
         messages.append(
             f"estimate {result.nats:.3f} nats is near the ceiling {ceiling:.3f} nats ({what}) of the {result.report} bound; "
             "the true MI may be higher: use more samples"
+        )
+    if result.curve["step"] and result.steps > 0 and _best_step(result) == 0:
+        messages.append(
+            "no trained critic beat the untrained one (which scores every pair 0) on validation data: "
+            "no dependence detected, and the estimate is 0 with a zero-width interval by construction"
         )
     if result.nats < 0:
         messages.append(f"held-out estimate is negative ({result.nats:.4f} nats): no dependence detected (MI is never negative)")
@@ -328,7 +367,9 @@ def estimate_mi(
         return tuple(torch.from_numpy(s(a[idx])).to(device) for s, a in zip(scalers, (xs, ys)))  # type: ignore[return-value]
 
     train, val, test = part(train_idx), part(val_idx), part(test_idx)
-    model = _build_critic(cfg, critic, int(np.prod(xs.shape[1:])), int(np.prod(ys.shape[1:]))).to(device)
+    model = (critic if critic is not None else build_critic(cfg, int(np.prod(xs.shape[1:])), int(np.prod(ys.shape[1:])))).to(
+        device
+    )
     trainer = _Trainer(model, cfg, train, val)
     steps = trainer.run()
     held_out = score_blocks(model, *test, cfg.eval_batch_size)
@@ -349,6 +390,8 @@ def estimate_mi(
         critic=model,
         diverged=trainer.diverged,
         standardizers=scalers,
+        x_shape=tuple(xs.shape[1:]),
+        y_shape=tuple(ys.shape[1:]),
     )
     _warn(result, int(held_out.block.min()))
     return result

@@ -15,7 +15,6 @@ from torch import Tensor, nn
 
 from neuralmi._math import marginal_logmeanexp
 from neuralmi.bounds import UPPER_BOUNDS, Bound, dv_moving_average, get_bound, infonce, interpolated
-from neuralmi.critics import Critic
 
 __all__ = ["CLUB", "MINE", "MILoss", "Sampler"]
 
@@ -40,10 +39,11 @@ def _scores(
     """(all-pairs matrix, None) or, for MINE's sampler, (joint scores, shuffled-partner scores)."""
     if sampler == "all_pairs":
         return critic(x, y), None
-    if not isinstance(critic, Critic) and not hasattr(critic, "pairs"):
+    pairs = getattr(critic, "pairs", None)
+    if not callable(pairs):
         raise TypeError("sampler='shuffle' needs a critic with a pairs(x, y) method")
     perm = torch.randperm(len(y), generator=generator, device="cpu").to(y.device)
-    return critic.pairs(x, y), critic.pairs(x, y[perm])
+    return pairs(x, y), pairs(x, y[perm])
 
 
 class MILoss(nn.Module):

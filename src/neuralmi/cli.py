@@ -1,0 +1,234 @@
+"""The ``neuralmi`` command: ``estimate`` from files, ``demo`` on built-in data, ``bounds``. Thin: parse, call, print."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import traceback
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["main"]
+
+EXIT_USAGE, EXIT_INTERNAL = 2, 1
+
+
+class UsageError(Exception):
+    """Bad usage or input: one line on stderr, exit code 2."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="neuralmi", description="Neural estimation of mutual information.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    est = sub.add_parser("estimate", help="estimate I(X;Y) from sample files")
+    est.add_argument("x", help="X samples: .npy, .npz, .csv, .tsv or .parquet (or one table holding both, with --x/--y)")
+    est.add_argument("y", nargs="?", help="Y samples, paired row by row with X")
+    est.add_argument("--x", dest="x_cols", help="columns of X in a single table: names or indices, comma-separated, ranges a:b")
+    est.add_argument("--y", dest="y_cols", help="columns of Y in a single table")
+    est.add_argument("--bound", default=None, help="training bound (default dv); see `neuralmi bounds`")
+    est.add_argument("--critic", default=None, help="critic: separable, concat or bilinear")
+    est.add_argument("--steps", type=int, dest="max_steps", help="maximum training steps")
+    est.add_argument("--batch-size", type=int)
+    est.add_argument("--lr", type=float)
+    est.add_argument("--test-fraction", type=float)
+    est.add_argument("--seed", type=int)
+    est.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when available)")
+    est.add_argument("--json", action="store_true", help="print a JSON object instead of one line")
+    est.add_argument("--plot", type=Path, help="write the training curve to this PNG")
+    est.add_argument("--save", type=Path, help="save critic, config and result to this directory (reload: neuralmi.load)")
+    est.add_argument("--force", action="store_true", help="overwrite existing --plot / --save outputs")
+    est.add_argument("--quiet", action="store_true", help="no progress bar, no warnings")
+    est.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+
+    demo = sub.add_parser("demo", help="run the classic examples with known MI and show estimate beside truth")
+    demo.add_argument("--plot", type=Path, default=Path("neuralmi_demo.png"), help="where to write the plot")
+    demo.add_argument("--no-plot", action="store_true")
+    demo.add_argument("--quick", action="store_true", help="smaller samples and fewer steps")
+    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--force", action="store_true", help="overwrite an existing plot")
+    demo.add_argument("--quiet", action="store_true")
+    demo.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+
+    bounds = sub.add_parser("bounds", help="list the bounds and critics")
+    bounds.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    return parser
+
+
+def _check_output(path: Path | None, force: bool) -> None:
+    if path is not None and path.exists() and not force:
+        raise UsageError(f"{path} already exists; pass --force to overwrite it")
+    if path is not None and not path.parent.exists():
+        raise UsageError(f"{path.parent}: directory does not exist")
+
+
+def _load_samples(args: argparse.Namespace) -> tuple[Any, Any]:
+    from neuralmi.io import read_table, select_columns
+
+    def read(path: str) -> tuple[Any, list[str] | None]:
+        try:
+            return read_table(path)
+        except FileNotFoundError as err:
+            raise UsageError(str(err)) from None
+
+    data, names = read(args.x)
+    if args.y is None:
+        if isinstance(data, dict):
+            if {"x", "y"} <= data.keys():
+                return data["x"], data["y"]
+            raise UsageError(f"{args.x}: an .npz alone must hold arrays named 'x' and 'y', found {sorted(data)}")
+        if not (args.x_cols and args.y_cols):
+            raise UsageError("give two files X Y, or one table with --x COLS --y COLS")
+        return select_columns(data, names, args.x_cols, args.x), select_columns(data, names, args.y_cols, args.x)
+    y, y_names = read(args.y)
+
+    def single(value: Any, path: str, cols: str | None, col_names: list[str] | None) -> Any:
+        if isinstance(value, dict):
+            if len(value) != 1:
+                raise UsageError(f"{path}: holds several arrays {sorted(value)}; save one array per file")
+            value = next(iter(value.values()))
+        return select_columns(value, col_names, cols, path) if cols else value
+
+    return single(data, args.x, args.x_cols, names), single(y, args.y, args.y_cols, y_names)
+
+
+def _estimate(args: argparse.Namespace) -> int:
+    from neuralmi.data import as_samples
+    from neuralmi.estimate import estimate_mi
+
+    _check_output(args.plot, args.force)
+    if args.save is not None and args.save.exists() and not args.force:
+        raise UsageError(f"{args.save} already exists; pass --force to overwrite it")
+    if args.plot is not None:
+        _require_plotting()
+    x, y = _load_samples(args)
+    try:
+        x, y = as_samples(x, "X"), as_samples(y, "Y")
+    except ValueError as err:
+        where = args.x if str(err).startswith("X") or args.y is None else args.y
+        raise UsageError(f"{where}: {err}") from None
+    if len(x) != len(y):
+        raise UsageError(f"X ({args.x}) has {len(x)} rows but Y ({args.y or args.x}) has {len(y)}; rows must be paired")
+    options = {
+        k: getattr(args, k)
+        for k in ("bound", "critic", "max_steps", "batch_size", "lr", "test_fraction", "seed", "device")
+        if getattr(args, k) is not None
+    }
+    progress = not args.quiet and sys.stderr.isatty()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore" if args.quiet else "default")
+        result = estimate_mi(x, y, progress=progress, **options)
+    if not args.quiet:
+        for message in result.warnings:
+            print(f"warning: {message}", file=sys.stderr)
+    if args.json:
+        out = result.to_dict()
+        print(json.dumps(out))
+    else:
+        lo, hi = result.ci
+        print(
+            f"I(X;Y) = {result.nats:.4f} nats = {result.bits:.4f} bits, 95% CI [{lo:.4f}, {hi:.4f}] nats "
+            f"(± {result.stderr:.4f}), n = {len(x)} (test {result.n_test}), {result.seconds:.1f} s"
+        )
+    if args.plot is not None:
+        from neuralmi.plotting import plot_curve
+
+        plot_curve(result, args.plot)
+    if args.save is not None:
+        from neuralmi.io import save
+
+        save(result, args.save, force=args.force)
+    return 0
+
+
+def _require_plotting() -> None:
+    from neuralmi.plotting import require_matplotlib
+
+    try:
+        require_matplotlib()
+    except ImportError as err:
+        raise UsageError(str(err)) from None
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from neuralmi.estimate import estimate_mi
+    from neuralmi.examples import EXAMPLES
+
+    plot = None if args.no_plot else args.plot
+    _check_output(plot, args.force)
+    if plot is not None:
+        _require_plotting()
+    rows = []
+    print(f"{'example':<24} {'n':>6} {'truth':>8} {'estimate':>9} {'95% CI':>19} {'seconds':>8}")
+    for example in EXAMPLES.values():
+        n = min(example.n, 2000) if args.quick else example.n
+        x, y = example.sample(n, args.seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            r = estimate_mi(
+                x, y, seed=args.seed, progress=not args.quiet and sys.stderr.isatty(), max_steps=300 if args.quick else 3000
+            )
+        rows.append({"name": example.name, "truth_nats": example.truth_nats, **r.to_dict()})
+        ci = f"[{r.ci[0]:.3f}, {r.ci[1]:.3f}]"
+        print(f"{example.name:<24} {n:>6} {example.truth_nats:>8.4f} {r.nats:>9.4f} {ci:>19} {r.seconds:>8.1f}", flush=True)
+    if plot is not None:
+        from neuralmi.plotting import plot_demo
+
+        plot_demo(rows, plot)
+        print(f"plot written to {plot}")
+    return 0
+
+
+def _bounds() -> int:
+    from neuralmi.bounds import BOUNDS, UPPER_BOUNDS
+    from neuralmi.critics import CRITICS
+    from neuralmi.estimate import REPORT_WITH
+
+    print("bounds (lower bounds and f-GAN objectives; estimate_mi reports each with the bound after ->):")
+    for name, fn in BOUNDS.items():
+        summary = (fn.__doc__ or "").strip().splitlines()[0]
+        report = f" -> {REPORT_WITH[name]}" if name in REPORT_WITH else " (MILoss only)"
+        print(f"  {name:<18}{report:<15} {summary}")
+    print("upper bounds (for minimising MI, via CLUB):")
+    for name, fn in UPPER_BOUNDS.items():
+        print(f"  {name:<18}{'':<15} {(fn.__doc__ or '').strip().splitlines()[0]}")
+    print("critics:")
+    for name, cls in CRITICS.items():
+        print(f"  {name:<18}{'':<15} {(cls.__doc__ or '').strip().splitlines()[0]}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code (0 ok, 1 internal error, 2 bad usage or input)."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse prints its own one-line usage error
+        return int(exc.code or 0)
+    try:
+        if args.command == "estimate":
+            return _estimate(args)
+        if args.command == "demo":
+            return _demo(args)
+        return _bounds()
+    except (UsageError, ValueError, FileExistsError, FileNotFoundError, TypeError) as err:
+        if args.debug:
+            traceback.print_exc()
+        print(f"neuralmi: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("neuralmi: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # an internal error: one line unless --debug
+        if args.debug:
+            traceback.print_exc()
+        print(f"neuralmi: internal error: {type(err).__name__}: {err} (rerun with --debug for the traceback)", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,180 @@
+"""Reading sample files (npy, npz, csv, tsv, parquet) and saving / loading trained estimators."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from neuralmi.data import is_numeric_dtype
+
+__all__ = ["FORMAT_VERSION", "SavedEstimator", "load", "read_table", "save", "select_columns"]
+
+FORMAT_VERSION = 1
+
+
+def _read_delimited(path: Path, delimiter: str) -> tuple[np.ndarray, list[str]]:
+    with path.open(newline="") as f:
+        rows = [r for r in csv.reader(f, delimiter=delimiter) if r]
+    if not rows:
+        raise ValueError(f"{path}: the file is empty")
+
+    def is_number(cell: str) -> bool:
+        try:
+            float(cell)
+        except ValueError:
+            return cell.strip().lower() in ("", "nan", "inf", "-inf")
+        return True
+
+    header = not all(is_number(c) for c in rows[0])
+    names = [c.strip() for c in rows[0]] if header else [str(i) for i in range(len(rows[0]))]
+    body = rows[1:] if header else rows
+    values = np.empty((len(body), len(names)))
+    for i, row in enumerate(body):
+        if len(row) != len(names):
+            raise ValueError(f"{path}: row {i} has {len(row)} fields, the header has {len(names)}")
+        for j, cell in enumerate(row):
+            try:
+                values[i, j] = float(cell) if cell.strip() else np.nan
+            except ValueError:
+                raise ValueError(f"{path}: column {names[j]!r} is non-numeric (row {i} holds {cell!r})") from None
+    return values, names
+
+
+def read_table(path: str | Path) -> tuple[np.ndarray | dict[str, np.ndarray], list[str] | None]:
+    """Read samples from ``.npy``, ``.npz`` (a dict of arrays), ``.csv``, ``.tsv`` or ``.parquet``.
+
+    Returns the array (or the npz's arrays by name) and the column names of a table, if any.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"{p}: no such file")
+    suffix = p.suffix.lower()
+    if suffix == ".npy":
+        return np.load(p, allow_pickle=False), None
+    if suffix == ".npz":
+        with np.load(p, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}, None
+    if suffix in (".csv", ".tsv"):
+        return _read_delimited(p, "\t" if suffix == ".tsv" else ",")
+    if suffix == ".parquet":
+        try:
+            import pandas as pd
+
+            frame = pd.read_parquet(p)
+        except ImportError as err:
+            raise ValueError(
+                f"{p}: reading parquet needs pandas and pyarrow: pip install 'neuralmi[dataframes]' ({err})"
+            ) from None
+        for col, dtype in zip(frame.columns, frame.dtypes):
+            if not is_numeric_dtype(dtype):
+                raise ValueError(f"{p}: column {col!r} is non-numeric (dtype {dtype})")
+        return frame.to_numpy(dtype=np.float64), [str(c) for c in frame.columns]
+    raise ValueError(f"{p}: unreadable format {suffix or '(no extension)'!r}; use .npy, .npz, .csv, .tsv or .parquet")
+
+
+def select_columns(values: np.ndarray, names: list[str] | None, spec: str, path: str) -> np.ndarray:
+    """Columns picked by a comma-separated list of names or indices, with ranges like ``0:3``."""
+    columns: list[int] = []
+    width = values.shape[1] if values.ndim > 1 else 1
+    for part in (p.strip() for p in spec.split(",") if p.strip()):
+        if names is not None and part in names:
+            columns.append(names.index(part))
+        elif ":" in part:
+            lo, hi = part.split(":", 1)
+            columns.extend(range(int(lo or 0), int(hi or width)))
+        elif part.lstrip("-").isdigit():
+            columns.append(int(part))
+        else:
+            raise ValueError(f"{path}: no column named {part!r}" + (f"; columns are {names}" if names else ""))
+    for c in columns:
+        if not -width <= c < width:
+            raise ValueError(f"{path}: column index {c} is out of range for {width} columns")
+    if not columns:
+        raise ValueError(f"{path}: no columns selected by {spec!r}")
+    return values[:, columns]
+
+
+def _atomic_write(path: Path, write: Any) -> None:
+    """Write through a temporary file in the same folder, then rename it into place."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save(result: Any, directory: str | Path, *, force: bool = False) -> Path:
+    """Save a result's critic weights, config, standardisation and summary to ``directory``."""
+    d = Path(directory)
+    if d.exists() and not force:
+        raise FileExistsError(f"{d} already exists; choose another directory or pass force=True (--force)")
+    d.mkdir(parents=True, exist_ok=True)
+    meta = {"format_version": FORMAT_VERSION, "x_shape": list(result.x_shape), "y_shape": list(result.y_shape)}
+    summary = {**result.to_dict(), **meta}
+    scalers = result.standardizers
+    arrays = {"x_mean": scalers[0].mean, "x_std": scalers[0].std, "y_mean": scalers[1].mean, "y_std": scalers[1].std}
+    _atomic_write(d / "critic.pt", lambda f: torch.save(result.critic.state_dict(), f))
+    _atomic_write(d / "standardizers.npz", lambda f: np.savez(f, **arrays))
+    _atomic_write(d / "result.json", lambda f: f.write(json.dumps(summary, indent=2).encode()))
+    return d
+
+
+@dataclass
+class SavedEstimator:
+    """A trained critic with its standardisation, reloaded by :func:`load`."""
+
+    critic: nn.Module
+    summary: dict[str, Any]
+    x_scale: tuple[np.ndarray, np.ndarray]
+    y_scale: tuple[np.ndarray, np.ndarray]
+
+    def estimate(self, x: Any, y: Any, report: str | None = None) -> tuple[float, float]:
+        """(MI in nats, standard error) of the saved critic on new paired samples."""
+        from neuralmi._evaluate import score_blocks, summarise
+        from neuralmi.data import as_samples, check_pair
+
+        xs, ys = as_samples(x, "x"), as_samples(y, "y")
+        check_pair(xs, ys, 4)
+        for name, arr, shape in (("x", xs, self.summary["x_shape"]), ("y", ys, self.summary["y_shape"])):
+            if list(arr.shape[1:]) != list(shape):
+                raise ValueError(f"{name} samples have shape {arr.shape[1:]}, the saved critic was trained on {tuple(shape)}")
+        device = next(self.critic.parameters()).device
+        tx = torch.from_numpy(((xs - self.x_scale[0]) / self.x_scale[1]).astype(np.float32)).to(device)
+        ty = torch.from_numpy(((ys - self.y_scale[0]) / self.y_scale[1]).astype(np.float32)).to(device)
+        held = score_blocks(self.critic, tx, ty, int(self.summary["config"]["eval_batch_size"]))
+        return summarise(held, report or self.summary["report"])
+
+
+def load(directory: str | Path) -> SavedEstimator:
+    """Load an estimator saved by :func:`save` (weights only: nothing is unpickled)."""
+    from neuralmi.estimate import EstimatorConfig, build_critic
+
+    d = Path(directory)
+    for name in ("critic.pt", "standardizers.npz", "result.json"):
+        if not (d / name).exists():
+            raise FileNotFoundError(f"{d / name}: missing; is {d} a directory written by neuralmi save / --save?")
+    summary = json.loads((d / "result.json").read_text())
+    if summary.get("format_version") != FORMAT_VERSION:
+        raise ValueError(f"{d}: saved with format version {summary.get('format_version')}, this neuralmi reads {FORMAT_VERSION}")
+    cfg_fields: dict[str, Any] = {k: (tuple(v) if isinstance(v, list) else v) for k, v in summary["config"].items()}
+    cfg = EstimatorConfig(**cfg_fields)
+    critic = build_critic(cfg, int(np.prod(summary["x_shape"])), int(np.prod(summary["y_shape"])))
+    critic.load_state_dict(torch.load(d / "critic.pt", weights_only=True, map_location="cpu"))
+    critic.eval()
+    with np.load(d / "standardizers.npz", allow_pickle=False) as s:
+        x_scale, y_scale = (s["x_mean"], s["x_std"]), (s["y_mean"], s["y_std"])
+    return SavedEstimator(critic, summary, x_scale, y_scale)

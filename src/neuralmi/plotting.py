@@ -1,0 +1,70 @@
+"""Plots of training curves and benchmark results (matplotlib is an optional extra)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+__all__ = ["plot_curve", "plot_demo", "require_matplotlib"]
+
+
+def require_matplotlib() -> Any:
+    """Import matplotlib with a headless backend, or raise ImportError saying how to install it."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise ImportError("plotting needs matplotlib: pip install 'neuralmi[plot]'") from None
+    return plt
+
+
+def plot_curve(result: Any, path: str | Path, truth: float | None = None) -> Path:
+    """Train and held-out bound by step, with the final test estimate and its 95% interval."""
+    plt = require_matplotlib()
+    curve = result.curve
+    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
+    ax.plot(curve["step"], curve["train"], color="#1f77b4", label=f"train ({result.bound}, batch mean)")
+    ax.plot(curve["step"], curve["val"], color="#ff7f0e", alpha=0.5, label=f"validation ({result.report})")
+    ax.plot(curve["step"], curve["val_smoothed"], color="#ff7f0e", label="validation, smoothed")
+    lo, hi = result.ci
+    ax.axhspan(lo, hi, color="#2ca02c", alpha=0.2, label=f"test estimate 95% CI [{lo:.3f}, {hi:.3f}]")
+    ax.axhline(result.nats, color="#2ca02c", lw=1.5, label=f"test estimate {result.nats:.3f} nats")
+    if truth is not None:
+        ax.axhline(truth, color="black", ls="--", lw=1, label=f"truth {truth:.3f} nats")
+    values = [v for v in [*curve["train"], *curve["val"], lo, hi] if v == v]
+    if values:
+        top, bottom = max(values), min(values)
+        pad = 0.1 * max(top - bottom, 0.1)
+        ax.set_ylim(max(bottom, result.nats - 3 * max(abs(result.nats), 0.5)) - pad, top + pad)
+    ax.set_xlabel("training step")
+    ax.set_ylabel("bound (nats)")
+    ax.set_title(f"neuralmi: I(X;Y) = {result.nats:.3f} ± {result.stderr:.3f} nats ({result.bits:.3f} bits)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return Path(path)
+
+
+def plot_demo(rows: list[dict[str, Any]], path: str | Path) -> Path:
+    """Estimate with 95% interval beside the truth for each demo example."""
+    plt = require_matplotlib()
+    fig, ax = plt.subplots(figsize=(7, 3.8), dpi=120)
+    names = [r["name"] for r in rows]
+    ys = range(len(rows))
+    est = [r["mi_nats"] for r in rows]
+    err = [[r["mi_nats"] - r["ci_low"] for r in rows], [r["ci_high"] - r["mi_nats"] for r in rows]]
+    ax.errorbar(est, list(ys), xerr=err, fmt="o", color="#1f77b4", capsize=4, label="neuralmi estimate, 95% CI")
+    ax.scatter([r["truth_nats"] for r in rows], list(ys), marker="|", s=300, color="black", label="truth")
+    ax.set_yticks(list(ys), names)
+    ax.invert_yaxis()
+    ax.set_xlabel("mutual information (nats)")
+    ax.grid(alpha=0.3, axis="x")
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return Path(path)

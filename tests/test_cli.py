@@ -1,0 +1,139 @@
+"""The neuralmi command, through main(argv) and a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from neuralmi.cli import main
+
+FAST = ["--steps", "20", "--quiet"]
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> tuple[Path, Path]:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 2))
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", x + rng.normal(size=(400, 2)))
+    return tmp_path / "x.npy", tmp_path / "y.npy"
+
+
+def test_estimate_json_has_the_contract_keys(pair: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["estimate", str(pair[0]), str(pair[1]), "--json", *FAST]) == 0
+    out = json.loads(capsys.readouterr().out)
+    for key in ("mi_nats", "mi_bits", "stderr", "ci_low", "ci_high", "n_train", "n_test", "bound", "seconds"):
+        assert key in out
+
+
+def test_estimate_one_line(pair: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["estimate", str(pair[0]), str(pair[1]), *FAST]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1 and "nats" in out[0] and "bits" in out[0] and "95% CI" in out[0]
+
+
+def test_single_csv_table_with_columns(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=300)
+    rows = ["a,b,c"] + [f"{u},{u + rng.normal()},{rng.normal()}" for u in a]
+    (tmp_path / "t.csv").write_text("\n".join(rows))
+    assert main(["estimate", str(tmp_path / "t.csv"), "--x", "a", "--y", "b,2", "--json", *FAST]) == 0
+    assert json.loads(capsys.readouterr().out)["n_test"] == 90
+
+
+def test_npz_with_x_and_y(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    np.savez(tmp_path / "d.npz", x=rng.normal(size=100), y=rng.normal(size=100))
+    assert main(["estimate", str(tmp_path / "d.npz"), *FAST]) == 0
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda d: [str(d / "missing.npy"), str(d / "y.npy")], "missing.npy: no such file"),
+        (lambda d: [str(d / "x.npy"), str(d / "short.npy")], "has 400 rows but Y"),
+        (lambda d: [str(d / "x.npy"), str(d / "bad.txt")], "unreadable format"),
+        (lambda d: [str(d / "nan.csv"), "--x", "a", "--y", "b"], "nan.csv: X has NaN at row 1, column 0"),
+        (lambda d: [str(d / "text.csv"), "--x", "a", "--y", "b"], "column 'b' is non-numeric"),
+        (lambda d: [str(d / "x.npy")], "give two files"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(
+    pair: tuple[Path, Path], make: object, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    d = pair[0].parent
+    np.save(d / "short.npy", np.zeros((10, 2)))
+    (d / "bad.txt").write_text("1 2 3")
+    (d / "nan.csv").write_text("a,b\n1,2\nnan,3\n" + "1,2\n" * 20)
+    (d / "text.csv").write_text("a,b\n1,x\n")
+    assert main(["estimate", *make(d), *FAST]) == 2  # type: ignore[operator]
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0] and "Traceback" not in err[0]
+
+
+def test_outputs_are_never_overwritten_without_force(pair: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    plot = pair[0].parent / "curve.png"
+    plot.write_bytes(b"precious")
+    assert main(["estimate", str(pair[0]), str(pair[1]), "--plot", str(plot), *FAST]) == 2
+    assert plot.read_bytes() == b"precious" and "--force" in capsys.readouterr().err
+    saved = pair[0].parent / "model"
+    saved.mkdir()
+    assert main(["estimate", str(pair[0]), str(pair[1]), "--save", str(saved), *FAST]) == 2
+
+
+def test_plot_and_save_then_load(pair: tuple[Path, Path]) -> None:
+    pytest.importorskip("matplotlib")
+    from neuralmi.io import load
+
+    out = pair[0].parent
+    assert main(["estimate", str(pair[0]), str(pair[1]), "--plot", str(out / "c.png"), "--save", str(out / "m"), *FAST]) == 0
+    assert (out / "c.png").read_bytes()[:4] == b"\x89PNG"
+    saved = load(out / "m")
+    nats, stderr = saved.estimate(np.load(pair[0]), np.load(pair[1]))
+    assert np.isfinite(nats) and stderr > 0
+    with pytest.raises(ValueError, match="trained on"):
+        saved.estimate(np.zeros((50, 3)), np.zeros((50, 2)))
+
+
+def test_load_refuses_other_format_versions(pair: tuple[Path, Path]) -> None:
+    from neuralmi.io import load
+
+    out = pair[0].parent / "m"
+    assert main(["estimate", str(pair[0]), str(pair[1]), "--save", str(out), *FAST]) == 0
+    meta = json.loads((out / "result.json").read_text())
+    meta["format_version"] = 99
+    (out / "result.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="format version 99"):
+        load(out)
+
+
+def test_bounds_lists_bounds_and_critics(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bounds"]) == 0
+    out = capsys.readouterr().out
+    for name in ("dv", "nwj", "infonce", "smile", "f_pearson", "club", "concat", "separable"):
+        assert f"  {name} " in out
+
+
+def test_subprocess_streams_and_exit_codes(pair: tuple[Path, Path]) -> None:
+    run = [sys.executable, "-m", "neuralmi"]
+    ok = subprocess.run([*run, "estimate", str(pair[0]), str(pair[1]), "--json", *FAST], capture_output=True, text=True)
+    assert ok.returncode == 0 and json.loads(ok.stdout)["mi_nats"] == json.loads(ok.stdout)["mi_nats"]
+    assert ok.stderr == ""  # no progress bar when stderr is not a terminal
+    bad = subprocess.run([*run, "estimate", "nope.npy", "nope2.npy"], capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stdout == "" and bad.stderr.count("\n") == 1
+    usage = subprocess.run([*run, "estimate"], capture_output=True, text=True)
+    assert usage.returncode == 2
+
+
+@pytest.mark.slow
+def test_demo_quick_prints_truth_beside_estimate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("matplotlib")
+    assert main(["demo", "--quick", "--quiet", "--plot", str(tmp_path / "demo.png")]) == 0
+    out = capsys.readouterr().out
+    assert "truth" in out and "pm1_vector_7" in out and "independent_13000x1024" in out
+    assert (tmp_path / "demo.png").exists()
