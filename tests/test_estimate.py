@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from neuralmi import EstimatorConfig, MIResult, MIWarning, estimate_mi
+from neuralmi.examples import binary_channel_mi
 
 from .conftest import correlated_gaussian
 
@@ -21,9 +22,9 @@ def quiet(x: object, y: object, **kw: object) -> MIResult:
         return estimate_mi(x, y, progress=False, **kw)
 
 
-def assert_covers(result: MIResult, truth: float, rel: float = 0.0) -> None:
-    """The truth lies within 3 reported standard errors (plus an optional relative margin)."""
-    assert abs(result.nats - truth) <= 3 * result.stderr + rel * truth, (str(result), truth)
+def assert_covers(result: MIResult, truth: float) -> None:
+    """The truth lies within 3 reported standard errors."""
+    assert abs(result.nats - truth) <= 3 * result.stderr, (str(result), truth)
 
 
 # --- the cases users check first (fixed seeds; tolerances from the reported stderr) --------------
@@ -35,18 +36,14 @@ def test_1d_gaussians_rho_04() -> None:
     assert_covers(quiet(x, y), -0.5 * math.log(1 - 0.16))
 
 
-def _binary_channel_mi(sigma: float) -> float:
-    """I(X; X + N(0, sigma^2)) for X uniform on {-1, +1}, by quadrature."""
-    t = np.linspace(-1 - 12 * sigma, 1 + 12 * sigma, 200_001)
-    pdf = lambda m: np.exp(-((t - m) ** 2) / (2 * sigma**2)) / math.sqrt(2 * math.pi * sigma**2)  # noqa: E731
-    p1, p0 = pdf(1.0), pdf(-1.0)
-    mix = 0.5 * (p1 + p0)
-    integrand = 0.5 * p1 * np.log(np.maximum(p1, 1e-300) / mix) + 0.5 * p0 * np.log(np.maximum(p0, 1e-300) / mix)
-    return float(np.trapz(integrand, t)) if hasattr(np, "trapz") else float(np.trapezoid(integrand, t))
-
-
-def test_binary_channel_truth_by_quadrature() -> None:
-    assert _binary_channel_mi(0.5) == pytest.approx(0.6327, abs=5e-4)
+def test_binary_channel_truth_by_quadrature_and_monte_carlo() -> None:
+    assert binary_channel_mi(0.5) == pytest.approx(0.6327, abs=5e-4)
+    rng = np.random.default_rng(0)
+    x = rng.choice([-1.0, 1.0], size=200_000)
+    y = x + 0.5 * rng.normal(size=x.size)
+    log_p = lambda m: -((y - m) ** 2) / (2 * 0.25)  # noqa: E731  (shared constants cancel)
+    info = log_p(x) - np.logaddexp(log_p(1.0), log_p(-1.0)) + math.log(2)
+    assert binary_channel_mi(0.5) == pytest.approx(info.mean(), abs=4 * info.std() / math.sqrt(x.size))
 
 
 @pytest.mark.slow
@@ -54,17 +51,22 @@ def test_binary_input_gaussian_channel() -> None:
     rng = np.random.default_rng(12)
     x = rng.choice([-1.0, 1.0], size=1000)
     y = x + 0.5 * rng.normal(size=1000)
-    assert_covers(quiet(x, y), _binary_channel_mi(0.5))
+    assert_covers(quiet(x, y), binary_channel_mi(0.5))
 
 
 @pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="known gap: the critic trained on 6,000 pairs lands ~0.05 nats under the oracle critic on the same "
+    "test split (2.35 vs 2.39; truth 2.426), beyond 3 reported standard errors (0.017); see docs/estimate.md",
+)
 def test_plus_minus_one_tensor_example() -> None:
     rng = np.random.default_rng(13)
     x = rng.choice([-1.0, 1.0], size=(10_000, 7))
     y = x + rng.choice([-1.0, 1.0], size=(10_000, 7))
     result = quiet(x, y)
-    assert_covers(result, 3.5 * math.log(2))
     assert result.bits == pytest.approx(result.nats / math.log(2))
+    assert_covers(result, 3.5 * math.log(2))
 
 
 @pytest.mark.slow
@@ -85,10 +87,15 @@ def test_independent_high_dimensional_data_is_consistent_with_zero() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="known gap: with 32+32 weakly correlated coordinates the critic overfits 6,000 training pairs and "
+    "lands ~0.17 nats (8%) under the truth of 2 nats; see docs/estimate.md",
+)
 def test_trailing_sample_shapes() -> None:
     x, y = correlated_gaussian(10_000, 32, 2.0, seed=16)
     result = quiet(x.reshape(-1, 8, 4), y.reshape(-1, 8, 4))
-    assert_covers(result, 2.0, rel=0.03)
+    assert_covers(result, 2.0)
 
 
 # --- result object, reproducibility, configuration --------------------------------------------------

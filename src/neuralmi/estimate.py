@@ -70,7 +70,8 @@ class EstimatorConfig:
     embed_dim: int = 32
     batch_size: int = 512
     lr: float = 5e-4
-    weight_decay: float = 1.0
+    weight_decay: float = 0.0
+    average: float = 0.99
     max_steps: int = 3000
     eval_every: int | None = None
     patience: int = 10
@@ -109,6 +110,8 @@ class EstimatorConfig:
             raise ValueError(f"lr must be a positive finite number, got {self.lr!r}")
         if not (self.weight_decay >= 0 and math.isfinite(self.weight_decay)):
             raise ValueError(f"weight_decay must be a non-negative finite number, got {self.weight_decay!r}")
+        if not 0 <= self.average < 1:
+            raise ValueError(f"average (the weight-averaging rate) must lie in [0, 1), got {self.average}")
         if not 0 <= self.smoothing < 1:
             raise ValueError(f"smoothing must lie in [0, 1), got {self.smoothing}")
 
@@ -230,12 +233,18 @@ class _Trainer:
         self.diverged = False
         self.best, self.best_state, self.since_best = -math.inf, critic.state_dict(), 0
         self.smoothed: float | None = None
+        self.averaged = copy.deepcopy(critic).eval().requires_grad_(False) if config.average > 0 else critic
+        self.params = [p for p in critic.parameters()]
+        self.averaged_params = [p.detach() for p in self.averaged.parameters()]
 
     def _validate(self) -> float:
-        self.critic.eval()
-        value, _ = summarise(score_blocks(self.critic, *self.val, self.config.eval_batch_size), self.config.report_bound)
-        self.critic.train()
+        value, _ = summarise(score_blocks(self.averaged, *self.val, self.config.eval_batch_size), self.config.report_bound)
         return value
+
+    def _average(self) -> None:
+        """Polyak averaging: the evaluated critic is an exponential moving average of the trained weights."""
+        if self.config.average > 0:
+            torch._foreach_lerp_(self.averaged_params, self.params, 1.0 - self.config.average)
 
     def _checkpoint(self, step: int, train_value: float) -> bool:
         """Record a validation point; return True while training should go on (NaN train value at step 0)."""
@@ -249,7 +258,7 @@ class _Trainer:
         for key, v in zip(("step", "train", "val", "val_smoothed"), (step, train_value, val_value, smoothed)):
             self.curve[key].append(float(v))
         if smoothed > self.best:
-            self.best, self.best_state, self.since_best = smoothed, copy.deepcopy(self.critic.state_dict()), 0
+            self.best, self.best_state, self.since_best = smoothed, copy.deepcopy(self.averaged.state_dict()), 0
             return True
         self.since_best += 1
         if self.since_best % cfg.decay_after == 0:  # a plateau: halve the learning rate
@@ -276,6 +285,7 @@ class _Trainer:
             self.optimizer.zero_grad(set_to_none=True)
             (-value).backward()
             self.optimizer.step()
+            self._average()
             window.append(value.detach())
             if step % every and step != cfg.max_steps:
                 continue
