@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint typecheck pytest demo bench clean
+.PHONY: install test lint typecheck pytest demo bench bench-suite peers clean
 
 install: $(STAMP)
 
@@ -29,10 +29,22 @@ pytest: install
 test: lint typecheck pytest
 
 demo: install
-	$(PY) benchmarks/demo.py
+	$(VENV)/bin/neuralmi demo --plot docs/img/demo.png --force
 
 bench: install
 	$(PY) benchmarks/speed.py
+
+bench-suite: install
+	$(VENV)/bin/neuralmi bench --seeds 3 --peers ksg --json out/bench.json --plot docs/img/bench.png --force
+
+# torch-mist (a peer) needs numpy<2 and pandas: its own venv, never a dependency of neuralmi
+peers: .peers-venv/.installed
+
+.peers-venv/.installed:
+	$(PYTHON) -m venv .peers-venv
+	.peers-venv/bin/pip install -q "torch==2.13.0"
+	.peers-venv/bin/pip install -q "numpy<2" "torch-mist==0.2.17" pandas
+	touch .peers-venv/.installed
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -135,5 +135,5 @@ def test_demo_quick_prints_truth_beside_estimate(tmp_path: Path, capsys: pytest.
     pytest.importorskip("matplotlib")
     assert main(["demo", "--quick", "--quiet", "--plot", str(tmp_path / "demo.png")]) == 0
     out = capsys.readouterr().out
-    assert "truth" in out and "pm1_vector_7" in out and "independent_13000x1024" in out
+    assert "truth" in out and "pm1_vector_7" in out and "independent_high_dim" in out
     assert (tmp_path / "demo.png").exists()

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from neuralmi import EstimatorConfig, MIResult, MIWarning, estimate_mi
-from neuralmi.examples import binary_channel_mi
+from neuralmi.benchmark import BinaryChannel
 
 from .conftest import correlated_gaussian
 
@@ -37,13 +37,13 @@ def test_1d_gaussians_rho_04() -> None:
 
 
 def test_binary_channel_truth_by_quadrature_and_monte_carlo() -> None:
-    assert binary_channel_mi(0.5) == pytest.approx(0.6327, abs=5e-4)
+    assert BinaryChannel(0.5).mutual_information == pytest.approx(0.6327, abs=5e-4)
     rng = np.random.default_rng(0)
     x = rng.choice([-1.0, 1.0], size=200_000)
     y = x + 0.5 * rng.normal(size=x.size)
     log_p = lambda m: -((y - m) ** 2) / (2 * 0.25)  # noqa: E731  (shared constants cancel)
     info = log_p(x) - np.logaddexp(log_p(1.0), log_p(-1.0)) + math.log(2)
-    assert binary_channel_mi(0.5) == pytest.approx(info.mean(), abs=4 * info.std() / math.sqrt(x.size))
+    assert BinaryChannel(0.5).mutual_information == pytest.approx(info.mean(), abs=4 * info.std() / math.sqrt(x.size))
 
 
 @pytest.mark.slow
@@ -51,7 +51,7 @@ def test_binary_input_gaussian_channel() -> None:
     rng = np.random.default_rng(12)
     x = rng.choice([-1.0, 1.0], size=1000)
     y = x + 0.5 * rng.normal(size=1000)
-    assert_covers(quiet(x, y), binary_channel_mi(0.5))
+    assert_covers(quiet(x, y), BinaryChannel(0.5).mutual_information)
 
 
 @pytest.mark.slow

@@ -1,4 +1,4 @@
-"""The ``neuralmi`` command: ``estimate`` from files, ``demo`` on built-in data, ``bounds``. Thin: parse, call, print."""
+"""The ``neuralmi`` command: ``estimate`` from files, ``demo``, ``bench``, ``bounds``. Thin: parse, call, print."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from typing import Any
 __all__ = ["main"]
 
 EXIT_USAGE, EXIT_INTERNAL = 2, 1
+DEMO_TASKS = ("gaussian_1d_rho0.4", "binary_channel", "pm1_vector_7", "independent_high_dim")
 
 
 class UsageError(Exception):
@@ -53,6 +54,19 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--force", action="store_true", help="overwrite an existing plot")
     demo.add_argument("--quiet", action="store_true")
     demo.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+
+    bench = sub.add_parser("bench", help="run the ground-truth benchmark suite (and peers) and print a table")
+    bench.add_argument("--tasks", nargs="+", help="task names (default: all; with --quick, a few small ones)")
+    bench.add_argument("--bounds", nargs="+", default=["dv"], help="training bounds of neuralmi to run")
+    bench.add_argument("--peers", nargs="*", default=[], help="peers on the same samples: ksg, torch_mist_mine, ...")
+    bench.add_argument("--seeds", type=int, default=1)
+    bench.add_argument("--quick", action="store_true", help="small samples, few steps: under a minute")
+    bench.add_argument("--consistency", action="store_true", help="also run the self-consistency checks")
+    bench.add_argument("--json", type=Path, help="write records and summary to this JSON file")
+    bench.add_argument("--plot", type=Path, help="estimate vs truth with error bars, PNG")
+    bench.add_argument("--force", action="store_true", help="overwrite existing --json / --plot files")
+    bench.add_argument("--list", action="store_true", help="list the tasks and exit")
+    bench.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
 
     bounds = sub.add_parser("bounds", help="list the bounds and critics")
     bounds.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
@@ -155,8 +169,8 @@ def _require_plotting() -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from neuralmi.benchmark import get_task
     from neuralmi.estimate import estimate_mi
-    from neuralmi.examples import EXAMPLES
 
     plot = None if args.no_plot else args.plot
     _check_output(plot, args.force)
@@ -164,22 +178,63 @@ def _demo(args: argparse.Namespace) -> int:
         _require_plotting()
     rows = []
     print(f"{'example':<24} {'n':>6} {'truth':>8} {'estimate':>9} {'95% CI':>19} {'seconds':>8}")
-    for example in EXAMPLES.values():
-        n = min(example.n, 2000) if args.quick else example.n
-        x, y = example.sample(n, args.seed)
+    for task in map(get_task, DEMO_TASKS):
+        n = min(task.n, 2000) if args.quick else task.n
+        x, y = task.sample(args.seed, n)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             r = estimate_mi(
                 x, y, seed=args.seed, progress=not args.quiet and sys.stderr.isatty(), max_steps=300 if args.quick else 3000
             )
-        rows.append({"name": example.name, "truth_nats": example.truth_nats, **r.to_dict()})
+        rows.append({"name": task.name, "truth_nats": task.truth, **r.to_dict()})
         ci = f"[{r.ci[0]:.3f}, {r.ci[1]:.3f}]"
-        print(f"{example.name:<24} {n:>6} {example.truth_nats:>8.4f} {r.nats:>9.4f} {ci:>19} {r.seconds:>8.1f}", flush=True)
+        print(f"{task.name:<24} {n:>6} {task.truth:>8.4f} {r.nats:>9.4f} {ci:>19} {r.seconds:>8.1f}", flush=True)
     if plot is not None:
         from neuralmi.plotting import plot_demo
 
         plot_demo(rows, plot)
         print(f"plot written to {plot}")
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from neuralmi.benchmark import TASKS
+    from neuralmi.benchmark.runner import consistency_checks, format_table, run, summarise
+
+    if args.list:
+        for task in TASKS.values():
+            print(f"{task.name:<26} n={task.n:<6} truth={task.truth:.4f} nats  {task.description}")
+        return 0
+    for path in (args.json, args.plot):
+        _check_output(path, args.force)
+    if args.plot is not None:
+        _require_plotting()
+    if args.seeds < 1:
+        raise UsageError(f"--seeds must be at least 1, got {args.seeds}")
+    unknown = [t for t in args.tasks or [] if t not in TASKS]
+    if unknown:
+        raise UsageError(f"unknown task(s) {unknown}; see `neuralmi bench --list`")
+
+    def show(r: Any) -> None:
+        print(f"  {r.task} / {r.method} / seed {r.seed}: {r.nats:.4f} (truth {r.truth:.4f}), {r.seconds:.1f} s", file=sys.stderr)
+
+    tty = sys.stderr.isatty()
+    records = run(args.tasks, args.bounds, args.seeds, quick=args.quick, peers=args.peers, progress=show if tty else None)
+    rows = summarise(records)
+    print(format_table(rows))
+    out: dict[str, Any] = {"records": [r.to_dict() for r in records], "summary": rows}
+    if args.consistency:
+        checks = consistency_checks(quick=args.quick)
+        out["consistency"] = checks
+        for name, c in checks.items():
+            measured = c.get("ratio", c["estimate"])
+            print(f"consistency {name:<16} measured {measured:.3f}  ideal {c['ideal']:.3f}")
+    if args.json is not None:
+        args.json.write_text(json.dumps(out, indent=1))
+    if args.plot is not None:
+        from neuralmi.plotting import plot_bench
+
+        plot_bench(rows, records, args.plot)
     return 0
 
 
@@ -214,6 +269,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _estimate(args)
         if args.command == "demo":
             return _demo(args)
+        if args.command == "bench":
+            return _bench(args)
         return _bounds()
     except (UsageError, ValueError, FileExistsError, FileNotFoundError, TypeError) as err:
         if args.debug:

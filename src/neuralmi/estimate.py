@@ -67,8 +67,8 @@ class EstimatorConfig:
     hidden: tuple[int, ...] = (256,)
     activation: Activation = "elu"
     embed_dim: int = 32
-    batch_size: int = 512
-    lr: float = 5e-4
+    batch_size: int = 256
+    lr: float = 1e-3
     weight_decay: float = 0.0
     average: float = 0.99
     max_steps: int = 3000

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-__all__ = ["plot_curve", "plot_demo", "require_matplotlib"]
+__all__ = ["plot_bench", "plot_curve", "plot_demo", "require_matplotlib"]
 
 
 def require_matplotlib() -> Any:
@@ -64,6 +64,30 @@ def plot_demo(rows: list[dict[str, Any]], path: str | Path) -> Path:
     ax.set_xlabel("mutual information (nats)")
     ax.grid(alpha=0.3, axis="x")
     ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return Path(path)
+
+
+def plot_bench(rows: list[dict[str, Any]], records: list[Any], path: str | Path) -> Path:
+    """Estimate / truth per task and method: mean with the spread over seeds, the ideal ratio 1 drawn."""
+    plt = require_matplotlib()
+    methods = sorted({r["method"] for r in rows})
+    tasks = list(dict.fromkeys(r["task"] for r in rows))
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(tasks) + 1.5), dpi=120)
+    for k, method in enumerate(methods):
+        mine = {r["task"]: r for r in rows if r["method"] == method}
+        pos = [i + 0.8 * (k - (len(methods) - 1) / 2) / max(len(methods), 1) for i, t in enumerate(tasks) if t in mine]
+        mean = [mine[t]["mean"] - mine[t]["truth"] for t in tasks if t in mine]
+        spread = [max(mine[t]["spread"], 0.0) for t in tasks if t in mine]
+        ax.errorbar(mean, pos, xerr=spread, fmt="o", capsize=3, label=method)
+    ax.axvline(0.0, color="black", lw=1)
+    ax.set_yticks(range(len(tasks)), tasks, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("estimate - truth (nats), mean ± spread over seeds")
+    ax.grid(alpha=0.3, axis="x")
+    ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

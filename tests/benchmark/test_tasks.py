@@ -81,7 +81,7 @@ def test_task_default_n_and_shapes() -> None:
     x, y = get_task("shaped_8x4").sample(seed=1)
     assert x.shape == y.shape == (10_000, 8, 4)
     x, y = get_task("independent_high_dim").sample(seed=1, n=3)
-    assert x.shape == (3, 1000) and y.shape == (3, 100)
+    assert x.shape == (3, 13_000) and y.shape == (3, 1024)
 
 
 def test_high_mi_task_is_near_log_n() -> None:

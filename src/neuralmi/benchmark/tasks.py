@@ -81,7 +81,12 @@ TASKS: dict[str, Task] = {
             "discrete_continuous", DiscreteContinuous(4, 3, 1.0, 0.5), 5_000, "4 labels, Y = mean on a line in 3-D + N(0, 0.25 I)"
         ),
         Task("sparse_gaussian", SparseGaussian(20, 2, 2.0), 10_000, "20-D Gaussians, 2 nats on 2 coordinate pairs only"),
-        Task("independent_high_dim", Independent(1000, 100), 2_000, "independent 1000-D x and 100-D y"),
+        Task(
+            "independent_high_dim",
+            Independent(13_000, 1024),
+            2_000,
+            "independent 13,000-D x and 1,024-D y (the MI-loss recipe's shapes)",
+        ),
         Task(
             "high_mi_near_log_n",
             CorrelatedGaussian(10, 0.8 * _LOG_5000),

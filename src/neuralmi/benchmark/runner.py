@@ -1,0 +1,158 @@
+"""Run estimate_mi (and peers) over tasks x bounds x seeds; summarise; check self-consistency."""
+
+from __future__ import annotations
+
+import math
+import statistics
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from neuralmi.benchmark.peers import PEERS
+from neuralmi.benchmark.tasks import QUICK_TASKS, TASKS, get_task
+from neuralmi.estimate import estimate_mi
+
+__all__ = ["Record", "consistency_checks", "format_table", "run", "summarise"]
+
+QUICK_N, QUICK_STEPS = 2000, 300
+
+
+@dataclass(frozen=True)
+class Record:
+    """One estimate of one task by one method with one seed."""
+
+    task: str
+    method: str
+    seed: int
+    n: int
+    truth: float
+    nats: float
+    stderr: float
+    ci_low: float
+    ci_high: float
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe fields."""
+        return asdict(self)
+
+
+def _neuralmi(bound: str, quick: bool) -> Callable[[np.ndarray, np.ndarray, int], tuple[float, float, float, float, float]]:
+    def method(x: np.ndarray, y: np.ndarray, seed: int) -> tuple[float, float, float, float, float]:
+        extra: dict[str, Any] = {"max_steps": QUICK_STEPS} if quick else {}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            r = estimate_mi(x, y, bound=bound, seed=seed, progress=False, **extra)
+        return r.nats, r.stderr, r.ci[0], r.ci[1], r.seconds
+
+    return method
+
+
+def _peer(name: str) -> Callable[[np.ndarray, np.ndarray, int], tuple[float, float, float, float, float]]:
+    def method(x: np.ndarray, y: np.ndarray, seed: int) -> tuple[float, float, float, float, float]:
+        r = PEERS[name](x, y, seed=seed)
+        return r.nats, math.nan, math.nan, math.nan, r.seconds
+
+    return method
+
+
+def run(
+    tasks: Sequence[str] | None = None,
+    bounds: Sequence[str] = ("dv",),
+    seeds: int = 1,
+    *,
+    quick: bool = False,
+    peers: Sequence[str] = (),
+    progress: Callable[[Record], None] | None = None,
+) -> list[Record]:
+    """Estimate every task with every method and seed, on the same samples for every method."""
+    names = list(tasks) if tasks else list(QUICK_TASKS if quick else TASKS)
+    for peer in peers:
+        if peer not in PEERS:
+            raise ValueError(f"unknown peer {peer!r}; choose from {sorted(PEERS)}")
+    methods = {f"neuralmi[{b}]": _neuralmi(b, quick) for b in bounds} | {p: _peer(p) for p in peers}
+    records = []
+    for name in names:
+        task = get_task(name)
+        n = min(task.n, QUICK_N) if quick else task.n
+        for seed in range(seeds):
+            x, y = task.sample(seed, n)
+            for method, fn in methods.items():
+                nats, se, lo, hi, secs = fn(x, y, seed)
+                record = Record(name, method, seed, n, task.truth, nats, se, lo, hi, secs)
+                records.append(record)
+                if progress is not None:
+                    progress(record)
+    return records
+
+
+def summarise(records: Sequence[Record]) -> list[dict[str, Any]]:
+    """Per task and method: truth, mean and spread of the estimates, relative error, coverage, seconds."""
+    groups: dict[tuple[str, str], list[Record]] = {}
+    for r in records:
+        groups.setdefault((r.task, r.method), []).append(r)
+    rows = []
+    for (task, method), rs in groups.items():
+        est = [r.nats for r in rs]
+        truth = rs[0].truth
+        covered = [r.ci_low <= truth <= r.ci_high for r in rs if not math.isnan(r.ci_low)]
+        rel = [abs(e - truth) / truth for e in est] if truth > 0 else [math.nan]
+        rows.append(
+            {
+                "task": task,
+                "method": method,
+                "n": rs[0].n,
+                "truth": truth,
+                "mean": statistics.mean(est),
+                "spread": statistics.stdev(est) if len(est) > 1 else 0.0,
+                "median_rel_error": statistics.median(rel),
+                "max_abs_log_ratio": max((abs(math.log(e / truth)) if e > 0 else math.inf) for e in est)
+                if truth > 0
+                else math.nan,
+                "coverage": sum(covered) / len(covered) if covered else math.nan,
+                "seconds": statistics.median(r.seconds for r in rs),
+            }
+        )
+    return rows
+
+
+def format_table(rows: Sequence[dict[str, Any]]) -> str:
+    """A plain-text table of :func:`summarise` rows."""
+    head = f"{'task':<26} {'method':<22} {'n':>6} {'truth':>8} {'mean':>8} {'spread':>7} {'rel err':>8} {'cover':>6} {'sec':>7}"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        rel = "-" if math.isnan(r["median_rel_error"]) else f"{100 * r['median_rel_error']:.1f}%"
+        cover = "-" if math.isnan(r["coverage"]) else f"{100 * r['coverage']:.0f}%"
+        lines.append(
+            f"{r['task']:<26} {r['method']:<22} {r['n']:>6} {r['truth']:>8.4f} {r['mean']:>8.4f} {r['spread']:>7.4f} "
+            f"{rel:>8} {cover:>6} {r['seconds']:>7.1f}"
+        )
+    return "\n".join(lines)
+
+
+def consistency_checks(seed: int = 0, quick: bool = False) -> dict[str, dict[str, float]]:
+    """Self-consistency (Song & Ermon 2020) on 5-D Gaussians: independence, data processing, additivity.
+
+    Returns each check's estimates and measured ratio beside the ideal: I(X; Y') for an independent
+    copy Y' (ideal 0), I(X; Y[:, :2]) / I(X; Y) (ideal 2/5 here, and never above 1), and
+    I([X1, X2]; [Y1, Y2]) / I(X1; Y1) for independent copies (ideal 2).
+    """
+    from neuralmi.benchmark.distributions import CorrelatedGaussian
+
+    n = QUICK_N if quick else 10_000
+    base = CorrelatedGaussian(5, 1.0)
+    x, y = base.sample(n, seed)
+    x2, y2 = base.sample(n, seed + 1)
+    estimate = _neuralmi("dv", quick)
+    full = estimate(x, y, seed)[0]
+    shuffled = estimate(x, np.random.default_rng(seed).permutation(y), seed)[0]
+    processed = estimate(x, y[:, :2], seed)[0]
+    doubled = estimate(np.hstack([x, x2]), np.hstack([y, y2]), seed)[0]
+    return {
+        "independence": {"estimate": shuffled, "ideal": 0.0},
+        "data_processing": {"estimate": processed, "reference": full, "ratio": processed / full, "ideal": 0.4},
+        "additivity": {"estimate": doubled, "reference": full, "ratio": doubled / full, "ideal": 2.0},
+    }
