@@ -6,6 +6,7 @@ Measure I(X;Y) with :func:`estimate_mi`, or train with it as a loss through :cla
 from neuralmi.bounds import BOUNDS, donsker_varadhan, infonce, js, nwj, smile
 from neuralmi.critics import BilinearCritic, ConcatCritic, SeparableCritic
 from neuralmi.estimate import EstimatorConfig, MIResult, MIWarning, estimate_mi
+from neuralmi.io import load, save
 from neuralmi.losses import CLUB, MINE, MILoss
 
 __version__ = "0.1.0"
@@ -26,6 +27,8 @@ __all__ = [
     "estimate_mi",
     "infonce",
     "js",
+    "load",
     "nwj",
+    "save",
     "smile",
 ]

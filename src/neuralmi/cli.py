@@ -65,6 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", type=Path, help="write records and summary to this JSON file")
     bench.add_argument("--plot", type=Path, help="estimate vs truth with error bars, PNG")
     bench.add_argument("--force", action="store_true", help="overwrite existing --json / --plot files")
+    bench.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1, as peers run: fair timings)")
     bench.add_argument("--list", action="store_true", help="list the tasks and exit")
     bench.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
 
@@ -218,6 +219,9 @@ def _bench(args: argparse.Namespace) -> int:
     def show(r: Any) -> None:
         print(f"  {r.task} / {r.method} / seed {r.seed}: {r.nats:.4f} (truth {r.truth:.4f}), {r.seconds:.1f} s", file=sys.stderr)
 
+    import torch
+
+    torch.set_num_threads(args.threads)
     tty = sys.stderr.isatty()
     records = run(args.tasks, args.bounds, args.seeds, quick=args.quick, peers=args.peers, progress=show if tty else None)
     rows = summarise(records)

@@ -1,0 +1,34 @@
+"""The public API is small and pinned: a change to it is a deliberate act."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+
+import pytest
+
+import neuralmi
+
+PUBLIC = {
+    "BOUNDS", "CLUB", "MINE", "BilinearCritic", "ConcatCritic", "EstimatorConfig", "MILoss", "MIResult", "MIWarning",
+    "SeparableCritic", "__version__", "donsker_varadhan", "estimate_mi", "infonce", "js", "load", "nwj", "save", "smile",
+}  # fmt: skip
+
+
+def test_top_level_exports_are_pinned() -> None:
+    assert set(neuralmi.__all__) == PUBLIC
+    for name in PUBLIC:
+        assert hasattr(neuralmi, name)
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["bounds", "divergences", "critics", "conditionals", "losses", "estimate", "data", "io", "cli", "plotting", "benchmark"],
+)
+def test_every_module_declares_all_and_documents_its_names(module: str) -> None:
+    mod = importlib.import_module(f"neuralmi.{module}")
+    assert mod.__doc__
+    for name in mod.__all__:
+        obj = getattr(mod, name)
+        if inspect.isfunction(obj) or inspect.isclass(obj):
+            assert getattr(obj, "__doc__", None), f"{module}.{name} has no docstring"
