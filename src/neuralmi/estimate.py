@@ -227,7 +227,7 @@ def _warn(result: MIResult, n_negatives: int) -> None:
             f"estimate {result.nats:.3f} nats is near the ceiling {ceiling:.3f} nats ({what}) of the {result.report} bound; "
             "the true MI may be higher: use more samples"
         )
-    if result.curve["step"] and result.steps > 0 and _best_step(result) == 0:
+    if not result.diverged and result.steps > 0 and _best_step(result) == 0:
         messages.append(
             "no trained critic beat the untrained one (which scores every pair 0) on validation data: "
             "no dependence detected, and the estimate is 0 with a zero-width interval by construction"

@@ -1,0 +1,150 @@
+"""Input conversion and validation: the bad-input matrix, and property-based checks."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from neuralmi import MILoss, MIWarning, estimate_mi
+from neuralmi.bounds import BOUNDS
+from neuralmi.critics import SeparableCritic
+from neuralmi.data import Standardizer, as_samples, check_pair, split_indices
+
+FAST = {"max_steps": 20, "progress": False}
+
+
+def quiet(x: object, y: object, **kw: object) -> object:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MIWarning)
+        return estimate_mi(x, y, **{**FAST, **kw})
+
+
+@pytest.mark.parametrize(
+    ("data", "shape"),
+    [
+        ([1, 2, 3], (3, 1)),
+        (np.arange(6, dtype=np.int64).reshape(3, 2), (3, 2)),
+        (np.array([True, False, True]), (3, 1)),
+        (np.zeros((3, 4, 5), dtype=np.float16), (3, 4, 5)),
+        (torch.zeros(3, 2, dtype=torch.bfloat16), (3, 2)),
+    ],
+)
+def test_accepted_inputs_become_float64_samples(data: object, shape: tuple[int, ...]) -> None:
+    arr = as_samples(data)
+    assert arr.shape == shape and arr.dtype == np.float64
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (np.array([[0.0, 1.0], [np.nan, 2.0]]), "x has NaN at row 1, column 0"),
+        (np.array([[0.0, np.inf]]), "x has inf at row 0, column 1"),
+        (np.array([["a", "b"]], dtype=object), "non-numeric"),
+        (np.array([1 + 2j]), "complex"),
+        (np.float64(1.0), "scalar"),
+        ([[1.0, 2.0], [3.0]], "rectangular"),
+    ],
+)
+def test_rejected_inputs_name_the_problem(data: object, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        as_samples(data)
+
+
+def test_row_checks() -> None:
+    with pytest.raises(ValueError, match=r"same number of rows.*3 and 4"):
+        check_pair(np.zeros((3, 1)), np.zeros((4, 1)), 2)
+    with pytest.raises(ValueError, match="too few rows: got 1"):
+        check_pair(np.zeros((1, 1)), np.zeros((1, 1)), 2)
+
+
+@pytest.mark.parametrize("n", [0, 1, 5])
+def test_too_few_rows_for_estimate_mi(n: int) -> None:
+    with pytest.raises(ValueError, match="too few rows"):
+        estimate_mi(np.zeros((n, 1)), np.zeros((n, 1)))
+
+
+def test_batch_larger_than_data_and_duplicated_rows_are_handled() -> None:
+    rng = np.random.default_rng(0)
+    x = np.repeat(rng.normal(size=(30, 2)), 4, axis=0)  # every row four times
+    r = quiet(x, x + 0.1, batch_size=10_000)
+    assert math.isfinite(r.nats)  # type: ignore[attr-defined]
+
+
+def test_huge_values_and_constant_columns_stay_finite() -> None:
+    rng = np.random.default_rng(1)
+    x = np.column_stack([rng.normal(size=200) * 1e30, np.full(200, 7.0)])
+    r = quiet(x, rng.normal(size=200))
+    assert math.isfinite(r.nats) and math.isfinite(r.stderr)  # type: ignore[attr-defined]
+
+
+def test_standardizer_uses_float64_statistics_and_maps_constants_to_zero() -> None:
+    data = np.array([[1e8 + 1.0, 3.0], [1e8 - 1.0, 3.0]])
+    s = Standardizer.fit(data)
+    np.testing.assert_allclose(s(data), [[1.0, 0.0], [-1.0, 0.0]])
+
+
+def test_split_is_a_seeded_partition() -> None:
+    a, b, c = split_indices(100, (0.6, 0.1), seed=3)
+    assert sorted(np.concatenate([a, b, c]).tolist()) == list(range(100))
+    assert (len(a), len(b), len(c)) == (60, 10, 30)
+    np.testing.assert_array_equal(split_indices(100, (0.6, 0.1), seed=3)[2], c)
+
+
+def test_data_on_another_device_than_requested_is_moved() -> None:
+    x = torch.randn(100, 2)  # CPU tensor; estimation runs on the requested device (CPU here)
+    r = quiet(x, x + torch.randn(100, 2), device="cpu")
+    assert next(r.critic.parameters()).device.type == "cpu"  # type: ignore[attr-defined]
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            quiet(x, x, device="cuda")
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    shape=st.tuples(st.integers(12, 40), st.integers(1, 3)),
+    dtype=st.sampled_from([np.float16, np.float32, np.float64, np.int32, np.bool_]),
+    seed=st.integers(0, 2**16),
+)
+def test_property_any_valid_numeric_input_gives_a_finite_result(shape: tuple[int, int], dtype: type, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    x = (rng.normal(size=shape) * 3).astype(dtype)
+    y = (rng.normal(size=shape) * 3).astype(dtype)
+    r = quiet(x, y, max_steps=5)
+    assert math.isfinite(r.nats) and r.stderr >= 0  # type: ignore[attr-defined]
+
+
+@settings(max_examples=30, deadline=None)
+@given(hnp.arrays(np.float64, st.tuples(st.integers(12, 30), st.integers(1, 3)), elements=st.floats(-1e6, 1e6)))
+def test_property_non_finite_values_are_always_reported(arr: np.ndarray) -> None:
+    arr = arr.copy()
+    arr[len(arr) // 2, 0] = np.nan
+    with pytest.raises(ValueError, match=f"x has NaN at row {len(arr) // 2}, column 0"):
+        estimate_mi(arr, arr)
+
+
+@pytest.mark.parametrize("name", ["dv", "infonce", "smile", "js"])
+def test_bounds_finite_under_bfloat16_autocast(name: str) -> None:
+    critic = SeparableCritic(3, 3, hidden=(16,), embed_dim=8)
+    with torch.no_grad():
+        for p in critic.parameters():
+            p.mul_(50.0).add_(torch.randn_like(p))
+    loss = MILoss(critic, name)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        value = loss(torch.randn(64, 3) * 100, torch.randn(64, 3) * 100)
+    assert torch.isfinite(value)
+    assert BOUNDS[name] is loss.bound
+
+
+def test_diverging_training_is_detected_and_flagged() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 2))
+    with pytest.warns(MIWarning, match="diverged"):
+        r = estimate_mi(x, x + 0.01 * rng.normal(size=(300, 2)), bound="nwj", lr=1e6, max_steps=200, progress=False)
+    assert r.diverged and math.isfinite(r.nats)
