@@ -9,27 +9,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import statistics
 import warnings
 
-import numpy as np
 import torch
 
 from neuralmi import estimate_mi
+from neuralmi.benchmark import get_task
 
-
-def gaussian(n: int, dim: int, mi: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    rho, rng = math.sqrt(1 - math.exp(-2 * mi / dim)), np.random.default_rng(seed)
-    x = rng.normal(size=(n, dim))
-    return x, rho * x + math.sqrt(1 - rho**2) * rng.normal(size=(n, dim))
-
-
-TASKS = {
-    "gaussian_1d_rho0.4": (1, -0.5 * math.log(1 - 0.16)),
-    "gaussian_5d_1nat": (5, 1.0),
-    "gaussian_5d_3nat": (5, 3.0),
-}
+TASKS = ("gaussian_1d_rho0.4", "gaussian_5d_1nat", "gaussian_5d_3nat")
 
 
 def main() -> None:
@@ -44,10 +32,10 @@ def main() -> None:
     records = []
     print(f"{'task':<20} {'truth':>7} {'coverage':>9} {'mean est':>9} {'sd(est)':>8} {'mean se':>8} {'mean z':>7} {'s/run':>6}")
     for name in args.tasks:
-        dim, truth = TASKS[name]
-        runs = []
+        task = get_task(name)
+        truth, runs = task.truth, []
         for seed in range(args.seeds):
-            x, y = gaussian(args.n, dim, truth, seed=1000 + seed)
+            x, y = task.sample(1000 + seed, args.n)
             r = estimate_mi(x, y, progress=False, seed=seed)
             runs.append(r)
             records.append({"task": name, "seed": seed, "truth": truth, "nats": r.nats, "stderr": r.stderr, "seconds": r.seconds})

@@ -6,7 +6,6 @@ Run: ``make bench`` or ``.venv/bin/python benchmarks/speed.py [--repeats 3]``. P
 from __future__ import annotations
 
 import argparse
-import math
 import statistics
 import time
 import warnings
@@ -15,14 +14,9 @@ import numpy as np
 import torch
 
 from neuralmi import EstimatorConfig, estimate_mi
+from neuralmi.benchmark import get_task
 from neuralmi.bounds import get_bound
 from neuralmi.estimate import build_critic
-
-
-def gaussian(n: int, dim: int, mi: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    rho, rng = math.sqrt(1 - math.exp(-2 * mi / dim)), np.random.default_rng(seed)
-    x = rng.normal(size=(n, dim))
-    return x, rho * x + math.sqrt(1 - rho**2) * rng.normal(size=(n, dim))
 
 
 def bare_loop(x: np.ndarray, y: np.ndarray, steps: int, cfg: EstimatorConfig) -> float:
@@ -51,12 +45,14 @@ def main() -> None:
     warnings.simplefilter("ignore")
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}")
 
-    x, y = gaussian(10_000, 5, 3.0, seed=0)
+    x, y = get_task("gaussian_5d_3nat").sample(seed=0)
     runs = [estimate_mi(x, y, progress=False, seed=s) for s in range(args.repeats)]
     secs = statistics.median(r.seconds for r in runs)
     errs = [abs(r.nats - 3.0) / 3.0 for r in runs]
     print(f"default estimate_mi, 5+5-d Gaussian, 3 nats, n=10,000: median {secs:.2f} s, steps {[r.steps for r in runs]}")
-    print(f"  estimates {[round(r.nats, 3) for r in runs]} (truth 3.0), median relative error {100 * statistics.median(errs):.1f}%")
+    print(
+        f"  estimates {[round(r.nats, 3) for r in runs]} (truth 3.0), median relative error {100 * statistics.median(errs):.1f}%"
+    )
 
     steps = 1000
     cfg = EstimatorConfig(max_steps=steps, patience=10**6, progress=False)
@@ -72,9 +68,7 @@ def main() -> None:
     )
 
     if not args.skip_wide:
-        rng = np.random.default_rng(15)
-        wx = rng.normal(size=(2000, 13_000)).astype(np.float32)
-        wy = rng.normal(size=(2000, 1024)).astype(np.float32)
+        wx, wy = get_task("independent_high_dim").sample(seed=15)
         r = estimate_mi(wx, wy, progress=False)
         print(f"independent 13,000 x 1,024 features, n=2,000: {r.seconds:.1f} s, estimate {r.nats:.4f}, CI {r.ci}")
 
