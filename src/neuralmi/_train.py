@@ -1,10 +1,13 @@
-"""The training loop of :func:`neuralmi.estimate_mi` (private): all pairs, Polyak averaging, early stopping."""
+"""The training loop of :func:`neuralmi.estimate_mi` (private): all pairs, Polyak averaging, early stopping, checkpoints."""
 
 from __future__ import annotations
 
 import copy
+import dataclasses
+import functools
 import math
 import sys
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -12,18 +15,25 @@ from torch import Tensor, nn
 
 from neuralmi._evaluate import score_blocks, summarise
 from neuralmi.bounds import get_bound
+from neuralmi.checkpoint import check_matches, fingerprint, load_checkpoint, save_checkpoint
 
 __all__ = ["Trainer"]
 
+STATE = ("step", "done", "diverged", "best", "best_state", "since_best", "smoothed", "curve", "perm", "pos")
+"""Trainer attributes a checkpoint holds besides the critics, the optimiser and the generator."""
 
-def _progress(total: int, enabled: bool) -> Any:
+NOT_COMPARED = ("progress", "checkpoint", "checkpoint_every", "device")
+"""Config fields that may differ on resumption (a GPU run may resume on the CPU, though not bit for bit)."""
+
+
+def _progress(total: int, initial: int, enabled: bool) -> Any:
     if not enabled:
         return None
     try:
         from tqdm.auto import tqdm
     except ImportError:  # the bar is optional
         return None
-    return tqdm(total=total, desc="neuralmi", unit="step", leave=False, file=sys.stderr)
+    return tqdm(total=total, initial=initial, desc="neuralmi", unit="step", leave=False, file=sys.stderr)
 
 
 class Trainer:
@@ -35,9 +45,10 @@ class Trainer:
         self.optimizer = torch.optim.AdamW(critic.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         self.generator = torch.Generator().manual_seed(config.seed)
         self.curve: dict[str, list[float]] = {"step": [], "train": [], "val": [], "val_smoothed": []}
-        self.diverged = False
+        self.diverged, self.done, self.step = False, False, 0
         self.best, self.best_state, self.since_best = -math.inf, dict[str, Any](), 0
         self.smoothed: float | None = None
+        self.perm, self.pos = torch.empty(0, dtype=torch.long), 0
         self.averaged = copy.deepcopy(critic).eval().requires_grad_(False) if config.average > 0 else critic
         self.params: list[Tensor] = list(critic.parameters())
         self.averaged_params = [p.detach() for p in self.averaged.parameters()]
@@ -51,7 +62,7 @@ class Trainer:
         if self.config.average > 0:
             torch._foreach_lerp_(self.averaged_params, self.params, 1.0 - self.config.average)
 
-    def _checkpoint(self, step: int, train_value: float) -> bool:
+    def _validation_point(self, step: int, train_value: float) -> bool:
         """Record a validation point; return True while training should go on (NaN train value at step 0)."""
         cfg = self.config
         val_value = self._validate() if step == 0 or math.isfinite(train_value) else math.nan
@@ -71,36 +82,82 @@ class Trainer:
                 group["lr"] *= 0.5
         return self.since_best < cfg.patience
 
+    @functools.cached_property
+    def identity(self) -> dict[str, dict[str, Any]]:
+        """What a checkpoint must share with this run: the settings, the data and the critic's layout."""
+        (x, y), (vx, vy) = self.train, self.val
+        data = {"n_train": len(x), "n_val": len(vx), "x_shape": list(x.shape[1:]), "y_shape": list(y.shape[1:])}
+        return {
+            "configuration": {k: v for k, v in self._config_dict().items() if k not in NOT_COMPARED},
+            "data": {**data, "fingerprint": fingerprint(x, y, vx, vy)},
+            "critic": {k: list(v.shape) for k, v in self.critic.state_dict().items()},
+        }
+
+    def _config_dict(self) -> dict[str, Any]:
+        """The config as plain values (tuples as lists)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self.config).items()}
+
+    def _save(self) -> None:
+        """Write everything needed to continue this run bit for bit to the configured checkpoint file."""
+        payload = {key: getattr(self, key) for key in STATE}
+        payload.update(config=self._config_dict(), identity=self.identity, critic=self.critic.state_dict())
+        payload.update(averaged=self.averaged.state_dict() if self.averaged is not self.critic else None)
+        payload.update(optimizer=self.optimizer.state_dict(), generator=self.generator.get_state())
+        save_checkpoint(self.config.checkpoint, payload)
+
+    def _resume(self) -> bool:
+        """Restore the state of the configured checkpoint file if it exists; return whether it did."""
+        path = self.config.checkpoint
+        if path is None or not Path(path).exists():
+            return False
+        payload = load_checkpoint(path)
+        for what, current in self.identity.items():  # in order: the seed and fractions set the data split
+            check_matches(path, what, payload["identity"][what], current)
+        self.critic.load_state_dict(payload["critic"])
+        if payload["averaged"] is not None:
+            self.averaged.load_state_dict(payload["averaged"])
+        self.optimizer.load_state_dict(payload["optimizer"])
+        self.generator.set_state(payload["generator"])
+        for key in STATE:
+            setattr(self, key, payload[key])
+        return True
+
+    def _train_step(self, batch: int) -> Tensor:
+        """One optimiser step on all pairs of the next batch of the data order; return the bound's value."""
+        x, y = self.train
+        if self.pos + batch > len(x):
+            self.perm, self.pos = torch.randperm(len(x), generator=self.generator), 0
+        idx = self.perm[self.pos : self.pos + batch].to(x.device)
+        self.pos += batch
+        value = self.bound(self.critic(x[idx], y[idx]))
+        self.optimizer.zero_grad(set_to_none=True)
+        (-value).backward()
+        self.optimizer.step()
+        self._average()
+        return value.detach()
+
     def run(self) -> int:
-        """Train; leave the critic at the best smoothed validation point; return the steps taken."""
-        cfg, (x, y) = self.config, self.train
-        n, batch = len(x), min(self.config.batch_size, len(self.train[0]))
-        every = cfg.evaluation_interval(n)
-        self._checkpoint(0, math.nan)  # the untrained critic is the baseline to beat
-        perm, pos, window, step = torch.randperm(n, generator=self.generator), 0, [], 0
-        bar = _progress(cfg.max_steps, cfg.progress)
+        """Train (resuming from the checkpoint file, if any); leave the critic at the best validation point; return the steps."""
+        cfg, n = self.config, len(self.train[0])
+        batch, every = min(cfg.batch_size, n), cfg.evaluation_interval(n)
+        if not self._resume():
+            self._validation_point(0, math.nan)  # the untrained critic is the baseline to beat
+            self.perm = torch.randperm(n, generator=self.generator)
+        bar, window = _progress(cfg.max_steps, self.step, cfg.progress), list[Tensor]()
         self.critic.train()
-        for step in range(1, cfg.max_steps + 1):
-            if pos + batch > n:
-                perm, pos = torch.randperm(n, generator=self.generator), 0
-            idx = perm[pos : pos + batch].to(x.device)
-            pos += batch
-            value = self.bound(self.critic(x[idx], y[idx]))
-            self.optimizer.zero_grad(set_to_none=True)
-            (-value).backward()
-            self.optimizer.step()
-            self._average()
-            window.append(value.detach())
-            if step % every and step != cfg.max_steps:
+        while not self.done:
+            self.step += 1
+            window.append(self._train_step(batch))
+            if self.step % every and self.step != cfg.max_steps:
                 continue
             if bar is not None:
                 bar.update(len(window))
-            train_value = float(torch.stack(window).mean())
-            window = []
-            if not self._checkpoint(step, train_value):
-                break
+            train_value, window = float(torch.stack(window).mean()), []
+            self.done = not self._validation_point(self.step, train_value) or self.step >= cfg.max_steps
+            if cfg.checkpoint is not None and (self.done or (self.step // every) % cfg.checkpoint_every == 0):
+                self._save()
         if bar is not None:
             bar.close()
         self.critic.load_state_dict(self.best_state)
         self.critic.eval()
-        return step
+        return self.step

@@ -222,8 +222,7 @@ def _bench(args: argparse.Namespace) -> int:
     import torch
 
     torch.set_num_threads(args.threads)
-    tty = sys.stderr.isatty()
-    records = run(args.tasks, args.bounds, args.seeds, quick=args.quick, peers=args.peers, progress=show if tty else None)
+    records = run(args.tasks, args.bounds, args.seeds, quick=args.quick, peers=args.peers, progress=show)
     rows = summarise(records)
     print(format_table(rows))
     out: dict[str, Any] = {"records": [r.to_dict() for r in records], "summary": rows}

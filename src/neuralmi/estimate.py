@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -82,6 +83,8 @@ class EstimatorConfig:
     seed: int = 0
     device: str | None = None
     progress: bool = True
+    checkpoint: str | None = None  # a file: written at validation points, resumed from when it exists
+    checkpoint_every: int = 1  # write the checkpoint at every n-th validation point (and always at the last)
 
     def __post_init__(self) -> None:
         if self.bound not in REPORT_WITH:
@@ -93,7 +96,12 @@ class EstimatorConfig:
             raise ValueError(f"report must be one of {REPORTABLE}, got {self.report!r}")
         if self.critic not in CRITICS:
             raise ValueError(f"unknown critic {self.critic!r}; choose one of {sorted(CRITICS)}")
-        for name in ("batch_size", "max_steps", "eval_every", "patience", "decay_after", "eval_batch_size", "embed_dim"):
+        if self.checkpoint is not None:  # a PathLike is kept as its string, so the config stays JSON-safe
+            if not isinstance(self.checkpoint, (str, os.PathLike)):
+                raise ValueError(f"checkpoint must be a file path or None, got {self.checkpoint!r}")
+            object.__setattr__(self, "checkpoint", os.fspath(self.checkpoint))
+        names = ("batch_size", "max_steps", "eval_every", "patience", "decay_after", "eval_batch_size", "embed_dim")
+        for name in (*names, "checkpoint_every"):
             value = getattr(self, name)
             if name == "eval_every" and value is None:
                 continue

@@ -16,7 +16,7 @@ from torch import nn
 
 from neuralmi.data import is_numeric_dtype
 
-__all__ = ["FORMAT_VERSION", "SavedEstimator", "load", "read_table", "save", "select_columns"]
+__all__ = ["FORMAT_VERSION", "SavedEstimator", "atomic_write", "load", "read_table", "save", "select_columns"]
 
 FORMAT_VERSION = 1
 
@@ -103,7 +103,7 @@ def select_columns(values: np.ndarray, names: list[str] | None, spec: str, path:
     return values[:, columns]
 
 
-def _atomic_write(path: Path, write: Any) -> None:
+def atomic_write(path: Path, write: Any) -> None:
     """Write through a temporary file in the same folder, then rename it into place."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -127,9 +127,9 @@ def save(result: Any, directory: str | Path, *, force: bool = False) -> Path:
     summary = {**result.to_dict(), **meta}
     scalers = result.standardizers
     arrays = {"x_mean": scalers[0].mean, "x_std": scalers[0].std, "y_mean": scalers[1].mean, "y_std": scalers[1].std}
-    _atomic_write(d / "critic.pt", lambda f: torch.save(result.critic.state_dict(), f))
-    _atomic_write(d / "standardizers.npz", lambda f: np.savez(f, **arrays))
-    _atomic_write(d / "result.json", lambda f: f.write(json.dumps(summary, indent=2).encode()))
+    atomic_write(d / "critic.pt", lambda f: torch.save(result.critic.state_dict(), f))
+    atomic_write(d / "standardizers.npz", lambda f: np.savez(f, **arrays))
+    atomic_write(d / "result.json", lambda f: f.write(json.dumps(summary, indent=2).encode()))
     return d
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import statistics
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -53,7 +52,11 @@ def _neuralmi(bound: str, quick: bool) -> Callable[[np.ndarray, np.ndarray, int]
 
 def _peer(name: str) -> Callable[[np.ndarray, np.ndarray, int], tuple[float, float, float, float, float]]:
     def method(x: np.ndarray, y: np.ndarray, seed: int) -> tuple[float, float, float, float, float]:
-        r = PEERS[name](x, y, seed=seed)
+        try:
+            r = PEERS[name](x, y, seed=seed)
+        except RuntimeError as err:  # a failing peer is recorded as NaN, never stops the run
+            warnings.warn(f"peer {name} failed: {err}", RuntimeWarning, stacklevel=2)
+            return math.nan, math.nan, math.nan, math.nan, math.nan
         return r.nats, math.nan, math.nan, math.nan, r.seconds
 
     return method
@@ -96,24 +99,24 @@ def summarise(records: Sequence[Record]) -> list[dict[str, Any]]:
         groups.setdefault((r.task, r.method), []).append(r)
     rows = []
     for (task, method), rs in groups.items():
-        est = [r.nats for r in rs]
+        est = np.array([r.nats for r in rs])
         truth = rs[0].truth
         covered = [r.ci_low <= truth <= r.ci_high for r in rs if not math.isnan(r.ci_low)]
-        rel = [abs(e - truth) / truth for e in est] if truth > 0 else [math.nan]
+        rel = np.abs(est - truth) / truth if truth > 0 else np.array([math.nan])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_ratio = np.abs(np.log(est / truth)) if truth > 0 else np.array([math.nan])
         rows.append(
             {
                 "task": task,
                 "method": method,
                 "n": rs[0].n,
                 "truth": truth,
-                "mean": statistics.mean(est),
-                "spread": statistics.stdev(est) if len(est) > 1 else 0.0,
-                "median_rel_error": statistics.median(rel),
-                "max_abs_log_ratio": max((abs(math.log(e / truth)) if e > 0 else math.inf) for e in est)
-                if truth > 0
-                else math.nan,
+                "mean": float(est.mean()),
+                "spread": float(est.std(ddof=1)) if len(est) > 1 else 0.0,
+                "median_rel_error": float(np.median(rel)),
+                "max_abs_log_ratio": float(np.nan_to_num(log_ratio, nan=math.inf).max()),
                 "coverage": sum(covered) / len(covered) if covered else math.nan,
-                "seconds": statistics.median(r.seconds for r in rs),
+                "seconds": float(np.median([r.seconds for r in rs])),
             }
         )
     return rows
