@@ -49,3 +49,9 @@ def test_torch_mist_peer_needs_its_venv(monkeypatch: pytest.MonkeyPatch, tmp_pat
     with pytest.raises(RuntimeError, match="make peers"):
         torch_mist(np.zeros((10, 1)), np.zeros((10, 1)))
     assert {"ksg", "torch_mist_mine"} <= PEERS.keys()
+
+
+def test_ksg_is_finite_on_discrete_data_with_ties() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.choice([-1.0, 1.0], size=(500, 3))
+    assert math.isfinite(ksg(x, x + rng.choice([-1.0, 1.0], size=(500, 3))).nats)

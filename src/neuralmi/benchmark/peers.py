@@ -40,6 +40,13 @@ def _max_norm_counts(z: torch.Tensor, radius: torch.Tensor, chunk: int) -> torch
     return torch.cat(counts)
 
 
+def _jitter(a: np.ndarray) -> np.ndarray:
+    """Flattened float64 copy with noise of 1e-10 of each feature's scale: ties (discrete data) break as in sklearn."""
+    flat = np.ascontiguousarray(a.reshape(len(a), -1), dtype=np.float64)
+    scale = np.maximum(flat.std(axis=0), 1e-300)
+    return flat + 1e-10 * scale * np.random.default_rng(0).normal(size=flat.shape)
+
+
 def ksg(x: np.ndarray, y: np.ndarray, k: int = 3, chunk: int = 1024) -> PeerResult:
     r"""KSG estimator, algorithm 1 of Kraskov, Stögbauer & Grassberger (2004), max-norm, O(n^2) memory-bounded.
 
@@ -52,8 +59,7 @@ def ksg(x: np.ndarray, y: np.ndarray, k: int = 3, chunk: int = 1024) -> PeerResu
     True
     """
     start = time.perf_counter()
-    tx = torch.from_numpy(np.ascontiguousarray(x.reshape(len(x), -1), dtype=np.float64))
-    ty = torch.from_numpy(np.ascontiguousarray(y.reshape(len(y), -1), dtype=np.float64))
+    tx, ty = (torch.from_numpy(_jitter(a)) for a in (x, y))
     n = len(tx)
     eps = []
     for s in range(0, n, chunk):
