@@ -137,3 +137,56 @@ def test_demo_quick_prints_truth_beside_estimate(tmp_path: Path, capsys: pytest.
     out = capsys.readouterr().out
     assert "truth" in out and "pm1_vector_7" in out and "independent_high_dim" in out
     assert (tmp_path / "demo.png").exists()
+
+
+def test_internal_error_is_exit_1_and_debug_shows_the_traceback(
+    pair: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import neuralmi.estimate
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(neuralmi.estimate, "estimate_mi", broken)
+    assert main(["estimate", str(pair[0]), str(pair[1]), *FAST]) == 1
+    err = capsys.readouterr().err
+    assert "internal error: RuntimeError: boom" in err and "--debug" in err and "Traceback" not in err
+    assert main(["--debug", "estimate", str(pair[0]), str(pair[1]), *FAST]) == 1
+    assert "Traceback" in capsys.readouterr().err
+
+
+def test_plot_without_matplotlib_says_how_to_install(
+    pair: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_matplotlib(name: str, *args: object, **kwargs: object) -> object:
+        if name.startswith("matplotlib"):
+            raise ImportError("no matplotlib here")
+        return real_import(name, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
+    assert main(["estimate", str(pair[0]), str(pair[1]), "--plot", str(pair[0].parent / "p.png"), *FAST]) == 2
+    assert "pip install 'neuralmi[plot]'" in capsys.readouterr().err
+
+
+def test_parquet_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    rng = np.random.default_rng(2)
+    a = rng.normal(size=200)
+    pd.DataFrame({"a": a, "b": a + rng.normal(size=200)}).to_parquet(tmp_path / "t.parquet")
+    assert main(["estimate", str(tmp_path / "t.parquet"), "--x", "a", "--y", "b", "--json", *FAST]) == 0
+    assert json.loads(capsys.readouterr().out)["n_test"] == 60
+
+
+@pytest.mark.slow
+def test_bench_quick_runs_and_writes_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--quick", "--peers", "ksg", "--json", str(out)]) == 0
+    table = capsys.readouterr().out
+    assert "gaussian_5d_1nat" in table and "ksg" in table
+    data = json.loads(out.read_text())
+    assert {r["method"] for r in data["summary"]} == {"neuralmi[dv]", "ksg"}

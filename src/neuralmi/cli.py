@@ -44,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     est.add_argument("--save", type=Path, help="save critic, config and result to this directory (reload: neuralmi.load)")
     est.add_argument("--force", action="store_true", help="overwrite existing --plot / --save outputs")
     est.add_argument("--quiet", action="store_true", help="no progress bar, no warnings")
-    est.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    est.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     demo = sub.add_parser("demo", help="run the classic examples with known MI and show estimate beside truth")
     demo.add_argument("--plot", type=Path, default=Path("neuralmi_demo.png"), help="where to write the plot")
@@ -53,7 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--force", action="store_true", help="overwrite an existing plot")
     demo.add_argument("--quiet", action="store_true")
-    demo.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    demo.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     bench = sub.add_parser("bench", help="run the ground-truth benchmark suite (and peers) and print a table")
     bench.add_argument("--tasks", nargs="+", help="task names (default: all; with --quick, a few small ones)")
@@ -67,10 +67,10 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--force", action="store_true", help="overwrite existing --json / --plot files")
     bench.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1, as peers run: fair timings)")
     bench.add_argument("--list", action="store_true", help="list the tasks and exit")
-    bench.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    bench.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     bounds = sub.add_parser("bounds", help="list the bounds and critics")
-    bounds.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    bounds.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
 
 
