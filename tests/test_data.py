@@ -148,3 +148,31 @@ def test_diverging_training_is_detected_and_flagged() -> None:
     with pytest.warns(MIWarning, match="diverged"):
         r = estimate_mi(x, x + 0.01 * rng.normal(size=(300, 2)), bound="nwj", lr=1e6, max_steps=200, progress=False)
     assert r.diverged and math.isfinite(r.nats)
+
+
+def test_normal_scores_are_monotone_gaussian_and_handle_ties_and_range() -> None:
+    from neuralmi.data import NormalScores
+
+    rng = np.random.default_rng(0)
+    train = rng.standard_t(2, size=(4000, 2))
+    train[:, 1] = np.round(train[:, 1])  # ties
+    ns = NormalScores.fit(train)
+    z = ns(train)
+    assert abs(z[:, 0].mean()) < 0.05 and abs(z[:, 0].std() - 1) < 0.05  # heavy tails become Gaussian
+    grid = np.linspace(-50, 50, 101)[:, None].repeat(2, axis=1)
+    zg = ns(grid)
+    assert np.all(np.diff(zg[:, 0]) >= 0) and np.all(np.isfinite(zg))  # monotone, finite beyond the range
+    assert len(np.unique(z[:, 1])) == len(np.unique(train[:, 1]))  # ties stay tied, distinct stay distinct
+
+
+def test_normal_scores_preprocessing_runs_and_cannot_be_saved_yet(tmp_path: object) -> None:
+    from neuralmi.io import save
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_t(3, size=(300, 2))
+    r = quiet(x, np.sinh(x) + rng.normal(size=(300, 2)), preprocess="normal_scores")
+    assert math.isfinite(r.nats)  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match="preprocess='standardize' only"):
+        save(r, f"{tmp_path}/model")
+    with pytest.raises(ValueError, match="preprocess must be"):
+        estimate_mi(x, x, preprocess="ranks")

@@ -37,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     est.add_argument("--batch-size", type=int)
     est.add_argument("--lr", type=float)
     est.add_argument("--test-fraction", type=float)
+    est.add_argument("--preprocess", choices=["standardize", "normal_scores"], help="per-feature map before training")
     est.add_argument("--seed", type=int)
     est.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when available)")
     est.add_argument("--json", action="store_true", help="print a JSON object instead of one line")
@@ -130,7 +131,7 @@ def _estimate(args: argparse.Namespace) -> int:
         raise UsageError(f"X ({args.x}) has {len(x)} rows but Y ({args.y or args.x}) has {len(y)}; rows must be paired")
     options = {
         k: getattr(args, k)
-        for k in ("bound", "critic", "max_steps", "batch_size", "lr", "test_fraction", "seed", "device")
+        for k in ("bound", "critic", "max_steps", "batch_size", "lr", "test_fraction", "preprocess", "seed", "device")
         if getattr(args, k) is not None
     }
     progress = not args.quiet and sys.stderr.isatty()

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Standardizer", "as_samples", "check_pair", "is_numeric_dtype", "split_indices"]
+__all__ = ["NormalScores", "Standardizer", "as_samples", "check_pair", "is_numeric_dtype", "split_indices"]
 
 
 def _column_names(data: Any) -> list[str] | None:
@@ -104,3 +104,38 @@ class Standardizer:
     def __call__(self, data: np.ndarray) -> np.ndarray:
         """Standardised float32 copy of ``data``."""
         return ((data - self.mean) / self.std).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class NormalScores:
+    r"""Per-feature rank-to-normal map ``z = Phi^{-1}(F_n(v))`` fitted on training rows (a Gaussian copula transform).
+
+    Strictly increasing on the training values, so it leaves mutual information unchanged while
+    taming heavy tails. ``F_n`` is the training mid-rank ECDF, linearly interpolated between distinct
+    training values and clamped to ``[1/(2n), 1 - 1/(2n)]`` outside them.
+    """
+
+    values: tuple[np.ndarray, ...]
+    quantiles: tuple[np.ndarray, ...]
+    shape: tuple[int, ...]
+
+    @classmethod
+    def fit(cls, data: np.ndarray) -> NormalScores:
+        """Distinct values and mid-rank quantiles of each feature of ``data`` (n, ...)."""
+        flat, n = data.reshape(len(data), -1), len(data)
+        values, quantiles = [], []
+        for column in flat.T:
+            unique, counts = np.unique(column, return_counts=True)
+            values.append(unique)
+            quantiles.append((np.cumsum(counts) - counts / 2) / n)
+        return cls(tuple(values), tuple(quantiles), data.shape[1:])
+
+    def __call__(self, data: np.ndarray) -> np.ndarray:
+        """Normal scores of ``data`` as float32, in its own shape."""
+        import torch
+
+        flat = data.reshape(len(data), -1)
+        # np.interp clamps outside the training range to the end quantiles, which lie strictly inside (0, 1)
+        u = np.column_stack([np.interp(col, v, q) for col, v, q in zip(flat.T, self.values, self.quantiles)])
+        z = torch.special.ndtri(torch.from_numpy(u)).numpy()
+        return z.reshape(data.shape).astype(np.float32)

@@ -15,7 +15,7 @@ import os
 import time
 import warnings
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -25,7 +25,7 @@ from neuralmi._evaluate import REPORTABLE, score_blocks, summarise
 from neuralmi._train import Trainer
 from neuralmi.bounds import BOUNDS
 from neuralmi.critics import CRITICS, Activation, make_critic
-from neuralmi.data import Standardizer, as_samples, check_pair, split_indices
+from neuralmi.data import NormalScores, Standardizer, as_samples, check_pair, split_indices
 
 __all__ = ["REPORT_WITH", "EstimatorConfig", "MIResult", "MIWarning", "build_critic", "estimate_mi", "pick_device"]
 
@@ -77,6 +77,7 @@ class EstimatorConfig:
     patience: int = 10
     decay_after: int = 3
     smoothing: float = 0.5
+    preprocess: Literal["standardize", "normal_scores"] = "standardize"
     test_fraction: float = 0.3
     val_fraction: float = 0.1
     eval_batch_size: int = 1024
@@ -94,6 +95,8 @@ class EstimatorConfig:
             )
         if self.report is not None and self.report not in REPORTABLE:
             raise ValueError(f"report must be one of {REPORTABLE}, got {self.report!r}")
+        if self.preprocess not in ("standardize", "normal_scores"):
+            raise ValueError(f"preprocess must be 'standardize' or 'normal_scores', got {self.preprocess!r}")
         if self.critic not in CRITICS:
             raise ValueError(f"unknown critic {self.critic!r}; choose one of {sorted(CRITICS)}")
         if self.checkpoint is not None:  # a PathLike is kept as its string, so the config stays JSON-safe
@@ -153,7 +156,7 @@ class MIResult:
     critic: nn.Module = field(repr=False)
     diverged: bool = False
     warnings: list[str] = field(default_factory=list)
-    standardizers: tuple[Standardizer, Standardizer] | None = field(default=None, repr=False)
+    standardizers: tuple[Standardizer | NormalScores, Standardizer | NormalScores] | None = field(default=None, repr=False)
     x_shape: tuple[int, ...] = ()
     y_shape: tuple[int, ...] = ()
 
@@ -286,7 +289,8 @@ def estimate_mi(
         )
     if len(val_idx) < 4:  # small data: stop on the training curve's held-out stand-in, the test split stays untouched
         val_idx = train_idx
-    scalers = (Standardizer.fit(xs[train_idx]), Standardizer.fit(ys[train_idx]))
+    prep = NormalScores if cfg.preprocess == "normal_scores" else Standardizer
+    scalers = (prep.fit(xs[train_idx]), prep.fit(ys[train_idx]))
     device = pick_device(cfg.device)
 
     def part(idx: np.ndarray) -> tuple[Tensor, Tensor]:

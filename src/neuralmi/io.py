@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from neuralmi.data import is_numeric_dtype
+from neuralmi.data import Standardizer, is_numeric_dtype
 
 __all__ = ["FORMAT_VERSION", "SavedEstimator", "atomic_write", "load", "read_table", "save", "select_columns"]
 
@@ -126,6 +126,8 @@ def save(result: Any, directory: str | Path, *, force: bool = False) -> Path:
     meta = {"format_version": FORMAT_VERSION, "x_shape": list(result.x_shape), "y_shape": list(result.y_shape)}
     summary = {**result.to_dict(), **meta}
     scalers = result.standardizers
+    if not all(isinstance(s, Standardizer) for s in scalers):
+        raise ValueError("saving is supported for preprocess='standardize' only; rerun with it to save the estimator")
     arrays = {"x_mean": scalers[0].mean, "x_std": scalers[0].std, "y_mean": scalers[1].mean, "y_std": scalers[1].std}
     atomic_write(d / "critic.pt", lambda f: torch.save(result.critic.state_dict(), f))
     atomic_write(d / "standardizers.npz", lambda f: np.savez(f, **arrays))
