@@ -165,14 +165,20 @@ def test_normal_scores_are_monotone_gaussian_and_handle_ties_and_range() -> None
     assert len(np.unique(z[:, 1])) == len(np.unique(train[:, 1]))  # ties stay tied, distinct stay distinct
 
 
-def test_normal_scores_preprocessing_runs_and_cannot_be_saved_yet(tmp_path: object) -> None:
-    from neuralmi.io import save
+@pytest.mark.parametrize("preprocess", ["standardize", "normal_scores"])
+def test_each_preprocessing_saves_and_reloads_to_the_same_estimate(preprocess: str, tmp_path: object) -> None:
+    from neuralmi.io import load, save
 
     rng = np.random.default_rng(0)
-    x = rng.standard_t(3, size=(300, 2))
-    r = quiet(x, np.sinh(x) + rng.normal(size=(300, 2)), preprocess="normal_scores")
-    assert math.isfinite(r.nats)  # type: ignore[attr-defined]
-    with pytest.raises(ValueError, match="preprocess='standardize' only"):
-        save(r, f"{tmp_path}/model")
+    x = rng.standard_t(3, size=(400, 2))
+    y = np.sinh(x) + rng.normal(size=(400, 2))
+    r = quiet(x, y, preprocess=preprocess)
+    saved = load(save(r, f"{tmp_path}/model"))
+    prep = r.standardizers[0]  # type: ignore[attr-defined]
+    np.testing.assert_array_equal(saved.x_prep(x), prep(x))
+    assert math.isfinite(saved.estimate(x, y)[0])
+
+
+def test_unknown_preprocessing_is_refused() -> None:
     with pytest.raises(ValueError, match="preprocess must be"):
-        estimate_mi(x, x, preprocess="ranks")
+        estimate_mi(np.zeros((50, 1)), np.zeros((50, 1)), preprocess="ranks")

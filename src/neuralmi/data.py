@@ -7,7 +7,16 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["NormalScores", "Standardizer", "as_samples", "check_pair", "is_numeric_dtype", "split_indices"]
+__all__ = [
+    "PREPROCESSORS",
+    "NormalScores",
+    "Preprocessor",
+    "Standardizer",
+    "as_samples",
+    "check_pair",
+    "is_numeric_dtype",
+    "split_indices",
+]
 
 
 def _column_names(data: Any) -> list[str] | None:
@@ -105,6 +114,15 @@ class Standardizer:
         """Standardised float32 copy of ``data``."""
         return ((data - self.mean) / self.std).astype(np.float32)
 
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Plain arrays for saving (``np.savez``, no pickles)."""
+        return {"mean": self.mean, "std": self.std}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> Standardizer:
+        """Inverse of :meth:`to_arrays`."""
+        return cls(arrays["mean"], arrays["std"])
+
 
 @dataclass(frozen=True)
 class NormalScores:
@@ -139,3 +157,25 @@ class NormalScores:
         u = np.column_stack([np.interp(col, v, q) for col, v, q in zip(flat.T, self.values, self.quantiles)])
         z = torch.special.ndtri(torch.from_numpy(u)).numpy()
         return z.reshape(data.shape).astype(np.float32)
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Plain arrays for saving: per-feature tables padded with NaN, their lengths and the sample shape."""
+        width = max(len(v) for v in self.values)
+        values, quantiles = np.full((len(self.values), width), np.nan), np.full((len(self.values), width), np.nan)
+        for i, (v, q) in enumerate(zip(self.values, self.quantiles)):
+            values[i, : len(v)], quantiles[i, : len(q)] = v, q
+        lengths = np.array([len(v) for v in self.values])
+        return {"values": values, "quantiles": quantiles, "lengths": lengths, "shape": np.array(self.shape, dtype=np.int64)}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> NormalScores:
+        """Inverse of :meth:`to_arrays`."""
+        cut = [int(k) for k in arrays["lengths"]]
+        values = tuple(row[:k] for row, k in zip(arrays["values"], cut))
+        quantiles = tuple(row[:k] for row, k in zip(arrays["quantiles"], cut))
+        return cls(values, quantiles, tuple(int(i) for i in arrays["shape"]))
+
+
+Preprocessor = Standardizer | NormalScores
+PREPROCESSORS: dict[str, type[Standardizer] | type[NormalScores]] = {"standardize": Standardizer, "normal_scores": NormalScores}
+"""Per-feature maps fitted on the training split, by name."""

@@ -25,7 +25,7 @@ from neuralmi._evaluate import REPORTABLE, score_blocks, summarise
 from neuralmi._train import Trainer
 from neuralmi.bounds import BOUNDS
 from neuralmi.critics import CRITICS, Activation, make_critic
-from neuralmi.data import NormalScores, Standardizer, as_samples, check_pair, split_indices
+from neuralmi.data import PREPROCESSORS, Preprocessor, as_samples, check_pair, split_indices
 
 __all__ = ["REPORT_WITH", "EstimatorConfig", "MIResult", "MIWarning", "build_critic", "estimate_mi", "pick_device"]
 
@@ -77,7 +77,7 @@ class EstimatorConfig:
     patience: int = 10
     decay_after: int = 3
     smoothing: float = 0.5
-    preprocess: Literal["standardize", "normal_scores"] = "standardize"
+    preprocess: Literal["standardize", "normal_scores"] = "normal_scores"
     test_fraction: float = 0.3
     val_fraction: float = 0.1
     eval_batch_size: int = 1024
@@ -95,8 +95,8 @@ class EstimatorConfig:
             )
         if self.report is not None and self.report not in REPORTABLE:
             raise ValueError(f"report must be one of {REPORTABLE}, got {self.report!r}")
-        if self.preprocess not in ("standardize", "normal_scores"):
-            raise ValueError(f"preprocess must be 'standardize' or 'normal_scores', got {self.preprocess!r}")
+        if self.preprocess not in PREPROCESSORS:
+            raise ValueError(f"preprocess must be one of {sorted(PREPROCESSORS)}, got {self.preprocess!r}")
         if self.critic not in CRITICS:
             raise ValueError(f"unknown critic {self.critic!r}; choose one of {sorted(CRITICS)}")
         if self.checkpoint is not None:  # a PathLike is kept as its string, so the config stays JSON-safe
@@ -156,7 +156,7 @@ class MIResult:
     critic: nn.Module = field(repr=False)
     diverged: bool = False
     warnings: list[str] = field(default_factory=list)
-    standardizers: tuple[Standardizer | NormalScores, Standardizer | NormalScores] | None = field(default=None, repr=False)
+    standardizers: tuple[Preprocessor, Preprocessor] | None = field(default=None, repr=False)
     x_shape: tuple[int, ...] = ()
     y_shape: tuple[int, ...] = ()
 
@@ -289,7 +289,7 @@ def estimate_mi(
         )
     if len(val_idx) < 4:  # small data: stop on the training curve's held-out stand-in, the test split stays untouched
         val_idx = train_idx
-    prep = NormalScores if cfg.preprocess == "normal_scores" else Standardizer
+    prep = PREPROCESSORS[cfg.preprocess]
     scalers = (prep.fit(xs[train_idx]), prep.fit(ys[train_idx]))
     device = pick_device(cfg.device)
 

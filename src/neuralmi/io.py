@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from neuralmi.data import Standardizer, is_numeric_dtype
+from neuralmi.data import PREPROCESSORS, Preprocessor, is_numeric_dtype
 
 __all__ = ["FORMAT_VERSION", "SavedEstimator", "atomic_write", "load", "read_table", "save", "select_columns"]
 
@@ -125,10 +125,8 @@ def save(result: Any, directory: str | Path, *, force: bool = False) -> Path:
     d.mkdir(parents=True, exist_ok=True)
     meta = {"format_version": FORMAT_VERSION, "x_shape": list(result.x_shape), "y_shape": list(result.y_shape)}
     summary = {**result.to_dict(), **meta}
-    scalers = result.standardizers
-    if not all(isinstance(s, Standardizer) for s in scalers):
-        raise ValueError("saving is supported for preprocess='standardize' only; rerun with it to save the estimator")
-    arrays = {"x_mean": scalers[0].mean, "x_std": scalers[0].std, "y_mean": scalers[1].mean, "y_std": scalers[1].std}
+    x_prep, y_prep = result.standardizers
+    arrays = {**{f"x_{k}": v for k, v in x_prep.to_arrays().items()}, **{f"y_{k}": v for k, v in y_prep.to_arrays().items()}}
     atomic_write(d / "critic.pt", lambda f: torch.save(result.critic.state_dict(), f))
     atomic_write(d / "standardizers.npz", lambda f: np.savez(f, **arrays))
     atomic_write(d / "result.json", lambda f: f.write(json.dumps(summary, indent=2).encode()))
@@ -141,8 +139,8 @@ class SavedEstimator:
 
     critic: nn.Module
     summary: dict[str, Any]
-    x_scale: tuple[np.ndarray, np.ndarray]
-    y_scale: tuple[np.ndarray, np.ndarray]
+    x_prep: Preprocessor
+    y_prep: Preprocessor
 
     def estimate(self, x: Any, y: Any, report: str | None = None) -> tuple[float, float]:
         """(MI in nats, standard error) of the saved critic on new paired samples."""
@@ -155,8 +153,7 @@ class SavedEstimator:
             if list(arr.shape[1:]) != list(shape):
                 raise ValueError(f"{name} samples have shape {arr.shape[1:]}, the saved critic was trained on {tuple(shape)}")
         device = next(self.critic.parameters()).device
-        tx = torch.from_numpy(((xs - self.x_scale[0]) / self.x_scale[1]).astype(np.float32)).to(device)
-        ty = torch.from_numpy(((ys - self.y_scale[0]) / self.y_scale[1]).astype(np.float32)).to(device)
+        tx, ty = torch.from_numpy(self.x_prep(xs)).to(device), torch.from_numpy(self.y_prep(ys)).to(device)
         held = score_blocks(self.critic, tx, ty, int(self.summary["config"]["eval_batch_size"]))
         return summarise(held, report or self.summary["report"])
 
@@ -177,6 +174,9 @@ def load(directory: str | Path) -> SavedEstimator:
     critic = build_critic(cfg, int(np.prod(summary["x_shape"])), int(np.prod(summary["y_shape"])))
     critic.load_state_dict(torch.load(d / "critic.pt", weights_only=True, map_location="cpu"))
     critic.eval()
+    prep = PREPROCESSORS[cfg.preprocess]
     with np.load(d / "standardizers.npz", allow_pickle=False) as s:
-        x_scale, y_scale = (s["x_mean"], s["x_std"]), (s["y_mean"], s["y_std"])
-    return SavedEstimator(critic, summary, x_scale, y_scale)
+        arrays = {k: s[k] for k in s.files}
+    x_prep = prep.from_arrays({k[2:]: v for k, v in arrays.items() if k.startswith("x_")})
+    y_prep = prep.from_arrays({k[2:]: v for k, v in arrays.items() if k.startswith("y_")})
+    return SavedEstimator(critic, summary, x_prep, y_prep)
