@@ -19,7 +19,7 @@ from neuralmi.checkpoint import check_matches, fingerprint, load_checkpoint, sav
 
 __all__ = ["Trainer"]
 
-STATE = ("step", "done", "diverged", "best", "best_state", "since_best", "smoothed", "curve", "perm", "pos")
+STATE = ("step", "done", "diverged", "best", "best_state", "best_step", "since_best", "smoothed", "curve", "perm", "pos")
 """Trainer attributes a checkpoint holds besides the critics, the optimiser and the generator."""
 
 NOT_COMPARED = ("progress", "checkpoint", "checkpoint_every", "device")
@@ -45,7 +45,7 @@ class Trainer:
         self.optimizer = torch.optim.AdamW(critic.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         self.generator = torch.Generator().manual_seed(config.seed)
         self.curve: dict[str, list[float]] = {"step": [], "train": [], "val": [], "val_smoothed": []}
-        self.diverged, self.done, self.step = False, False, 0
+        self.diverged, self.done, self.step, self.best_step = False, False, 0, 0
         self.best, self.best_state, self.since_best = -math.inf, dict[str, Any](), 0
         self.smoothed: float | None = None
         self.perm, self.pos = torch.empty(0, dtype=torch.long), 0
@@ -53,9 +53,9 @@ class Trainer:
         self.params: list[Tensor] = list(critic.parameters())
         self.averaged_params = [p.detach() for p in self.averaged.parameters()]
 
-    def _validate(self) -> float:
-        value, _ = summarise(score_blocks(self.averaged, *self.val, self.config.eval_batch_size), self.config.report_bound)
-        return value
+    def _validate(self) -> tuple[float, float]:
+        """The report bound of the averaged critic on the validation split, and its standard error."""
+        return summarise(score_blocks(self.averaged, *self.val, self.config.eval_batch_size), self.config.report_bound)
 
     def _average(self) -> None:
         """Polyak averaging: the evaluated critic is an exponential moving average of the trained weights."""
@@ -65,7 +65,7 @@ class Trainer:
     def _validation_point(self, step: int, train_value: float) -> bool:
         """Record a validation point; return True while training should go on (NaN train value at step 0)."""
         cfg = self.config
-        val_value = self._validate() if step == 0 or math.isfinite(train_value) else math.nan
+        val_value, val_se = self._validate() if step == 0 or math.isfinite(train_value) else (math.nan, math.nan)
         if not math.isfinite(val_value):
             self.diverged = True
             return False
@@ -73,8 +73,10 @@ class Trainer:
         self.smoothed = smoothed
         for key, v in zip(("step", "train", "val", "val_smoothed"), (step, train_value, val_value, smoothed)):
             self.curve[key].append(float(v))
-        if smoothed > self.best:
+        # the first trained critic must beat the untrained one (DV = 0) by 2 validation standard errors
+        if smoothed > self.best and (step == 0 or self.best_step > 0 or smoothed > self.best + 2.0 * val_se):
             self.best, self.best_state, self.since_best = smoothed, copy.deepcopy(self.averaged.state_dict()), 0
+            self.best_step = step
             return True
         self.since_best += 1
         if self.since_best % cfg.decay_after == 0:  # a plateau: halve the learning rate

@@ -150,6 +150,7 @@ class MIResult:
     n_val: int
     n_test: int
     steps: int
+    kept_step: int
     seconds: float
     curve: dict[str, list[float]]
     config: EstimatorConfig
@@ -188,6 +189,7 @@ class MIResult:
             "n_val": self.n_val,
             "n_test": self.n_test,
             "steps": self.steps,
+            "kept_step": self.kept_step,
             "seconds": self.seconds,
             "diverged": self.diverged,
             "warnings": list(self.warnings),
@@ -221,12 +223,6 @@ def build_critic(config: EstimatorConfig, x_dim: int, y_dim: int) -> nn.Module:
         return make_critic(config.critic, x_dim, y_dim)
 
 
-def _best_step(result: MIResult) -> float:
-    """The step of the validation point the critic was restored to."""
-    smoothed = result.curve["val_smoothed"]
-    return result.curve["step"][max(range(len(smoothed)), key=lambda i: (smoothed[i], -i))]
-
-
 def _warn(result: MIResult, n_negatives: int) -> None:
     messages = []
     if result.diverged:
@@ -238,9 +234,9 @@ def _warn(result: MIResult, n_negatives: int) -> None:
             f"estimate {result.nats:.3f} nats is near the ceiling {ceiling:.3f} nats ({what}) of the {result.report} bound; "
             "the true MI may be higher: use more samples"
         )
-    if not result.diverged and result.steps > 0 and _best_step(result) == 0:
+    if not result.diverged and result.steps > 0 and result.kept_step == 0:
         messages.append(
-            "no trained critic beat the untrained one (which scores every pair 0) on validation data: "
+            "no trained critic beat the untrained one (which scores every pair 0) by 2 standard errors on validation data: "
             "no dependence detected, and the estimate is 0 with a zero-width interval by construction"
         )
     if result.nats < 0:
@@ -314,6 +310,7 @@ def estimate_mi(
         n_val=len(val_idx) if val_idx is not train_idx else 0,
         n_test=len(test_idx),
         steps=steps,
+        kept_step=trainer.best_step,
         seconds=time.perf_counter() - start,
         curve=trainer.curve,
         config=cfg,

@@ -28,8 +28,7 @@ def plot_curve(result: Any, path: str | Path, truth: float | None = None) -> Pat
     ax.plot(curve["step"], curve["train"], color="#1f77b4", label=f"train ({result.bound}, batch mean)")
     ax.plot(curve["step"], curve["val"], color="#ff7f0e", alpha=0.5, label=f"validation ({result.report})")
     ax.plot(curve["step"], curve["val_smoothed"], color="#ff7f0e", label="validation, smoothed")
-    best = max(range(len(curve["val_smoothed"])), key=lambda i: (curve["val_smoothed"][i], -i))
-    ax.axvline(curve["step"][best], color="grey", ls=":", lw=1, label=f"critic kept: step {curve['step'][best]:.0f}")
+    ax.axvline(result.kept_step, color="grey", ls=":", lw=1, label=f"critic kept: step {result.kept_step}")
     lo, hi = result.ci
     ax.axhspan(lo, hi, color="#2ca02c", alpha=0.2, label=f"test estimate 95% CI [{lo:.3f}, {hi:.3f}]")
     ax.axhline(result.nats, color="#2ca02c", lw=1.5, label=f"test estimate {result.nats:.3f} nats")
