@@ -190,3 +190,11 @@ def test_bench_quick_runs_and_writes_json(tmp_path: Path, capsys: pytest.Capture
     assert "gaussian_5d_1nat" in table and "ksg" in table
     data = json.loads(out.read_text())
     assert {r["method"] for r in data["summary"]} == {"neuralmi[dv]", "ksg"}
+
+
+def test_parquet_non_numeric_column_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    pd.DataFrame({"a": [1.0, 2.0, 3.0], "label": ["u", "v", "w"]}).to_parquet(tmp_path / "t.parquet")
+    assert main(["estimate", str(tmp_path / "t.parquet"), "--x", "a", "--y", "label", *FAST]) == 2
+    assert "column 'label' is non-numeric" in capsys.readouterr().err

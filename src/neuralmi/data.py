@@ -15,6 +15,7 @@ __all__ = [
     "as_samples",
     "check_pair",
     "is_numeric_dtype",
+    "numeric_frame",
     "split_indices",
 ]
 
@@ -33,18 +34,22 @@ def is_numeric_dtype(dtype: Any) -> bool:
         return kind in "biuf" and not getattr(dtype, "name", "").startswith("category")
 
 
+def numeric_frame(frame: Any, name: str) -> np.ndarray:
+    """A pandas DataFrame as float64, after checking that every column is numeric or boolean (NaN kept)."""
+    for col, dtype in zip(frame.columns, frame.dtypes):
+        if not is_numeric_dtype(dtype):
+            raise ValueError(f"{name} column {str(col)!r} is non-numeric (dtype {dtype}); encode it as numbers first")
+    return frame.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
 def _to_numpy(data: Any, name: str) -> np.ndarray:
     if hasattr(data, "detach") and hasattr(data, "cpu"):  # torch tensor, on any device
         data = data.detach().cpu()
         if str(data.dtype) == "torch.bfloat16":
             data = data.float()
         return data.numpy()
-    names = _column_names(data)
-    if names is not None:  # pandas DataFrame
-        for col, dtype in zip(names, data.dtypes):
-            if not is_numeric_dtype(dtype):
-                raise ValueError(f"{name} column {col!r} is non-numeric (dtype {dtype}); encode it as numbers first")
-        return data.to_numpy(dtype=np.float64, na_value=np.nan)
+    if _column_names(data) is not None:
+        return numeric_frame(data, name)
     if hasattr(data, "to_numpy"):  # pandas Series
         data = data.to_numpy()
     try:

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from neuralmi.data import PREPROCESSORS, Preprocessor, is_numeric_dtype
+from neuralmi.data import PREPROCESSORS, Preprocessor, numeric_frame
 
 __all__ = ["FORMAT_VERSION", "SavedEstimator", "atomic_write", "load", "read_table", "save", "select_columns"]
 
@@ -74,10 +74,7 @@ def read_table(path: str | Path) -> tuple[np.ndarray | dict[str, np.ndarray], li
             raise ValueError(
                 f"{p}: reading parquet needs pandas and pyarrow: pip install 'neuralmi[dataframes]' ({err})"
             ) from None
-        for col, dtype in zip(frame.columns, frame.dtypes):
-            if not is_numeric_dtype(dtype):
-                raise ValueError(f"{p}: column {col!r} is non-numeric (dtype {dtype})")
-        return frame.to_numpy(dtype=np.float64), [str(c) for c in frame.columns]
+        return numeric_frame(frame, f"{p}:"), [str(c) for c in frame.columns]
     raise ValueError(f"{p}: unreadable format {suffix or '(no extension)'!r}; use .npy, .npz, .csv, .tsv or .parquet")
 
 
