@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from neuralmi import EstimatorConfig, estimate_mi
+from neuralmi._train import make_optimizer
 from neuralmi.benchmark import get_task
 from neuralmi.bounds import get_bound
 from neuralmi.estimate import build_critic
@@ -23,7 +24,7 @@ def bare_loop(x: np.ndarray, y: np.ndarray, steps: int, cfg: EstimatorConfig) ->
     """A hand-written loop: same critic, bound, batch and optimiser; no validation, no averaging."""
     critic = build_critic(cfg, x.shape[1], y.shape[1])
     tx, ty = torch.from_numpy(x.astype(np.float32)), torch.from_numpy(y.astype(np.float32))
-    opt = torch.optim.AdamW(critic.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = make_optimizer(list(critic.parameters()), cfg.lr, cfg.weight_decay)
     bound = get_bound(cfg.bound)
     gen = torch.Generator().manual_seed(0)
     start = time.perf_counter()

@@ -31,18 +31,34 @@ class HeldOut:
     block: np.ndarray
 
 
+def _log_sum_exp(scores: Tensor, dim: int) -> np.ndarray:
+    """``log sum exp`` along ``dim``: shifted sums in the scores' precision, the log and the shift in float64.
+
+    A row of equal scores (the untrained critic's zeros) gives exactly log(count), so DV = 0 exactly.
+    """
+    shift = scores.amax(dim, keepdim=True)
+    sums = (scores - shift).exp_().sum(dim)
+    return np.log(sums.double().cpu().numpy()) + shift.squeeze(dim).double().cpu().numpy()
+
+
 @torch.no_grad()
 def score_blocks(critic: nn.Module, x: Tensor, y: Tensor, block_size: int) -> HeldOut:
     """Score held-out samples block by block (all pairs within each block of ~block_size rows)."""
     n = len(x)
-    parts: list[list[np.ndarray]] = [[], [], [], [], []]
+    parts: list[list[np.ndarray]] = [[], [], [], []]
     for idx in np.array_split(np.arange(n), max(1, n // block_size)):
-        s = critic(x[idx], y[idx]).double()
-        off = s.masked_fill(torch.eye(len(idx), dtype=torch.bool, device=s.device), float("-inf"))
-        stats = (s.diagonal(), off.logsumexp(1), off.logsumexp(0), s.logsumexp(1), torch.full((len(idx),), float(len(idx))))
+        s = critic(x[idx], y[idx])
+        if s.dtype in (torch.float16, torch.bfloat16):
+            s = s.float()
+        elif s._base is not None or s.requires_grad or not s.is_contiguous():
+            s = s.clone()  # never write into a tensor the critic may keep (a view, a parameter)
+        joint = s.diagonal().double().cpu().numpy()  # copied before the diagonal is masked in place
+        s.diagonal().fill_(float("-inf"))
+        stats = (joint, _log_sum_exp(s, 1), _log_sum_exp(s, 0), np.full(len(idx), float(len(idx))))
         for store, value in zip(parts, stats):
-            store.append(value.cpu().numpy())
-    return HeldOut(*(np.concatenate(p) for p in parts))
+            store.append(value)
+    joint, row, col, block = (np.concatenate(p) for p in parts)
+    return HeldOut(joint, row, col, np.logaddexp(row, joint), block)
 
 
 def _dv_like(h: HeldOut, kind: str) -> tuple[float, np.ndarray]:

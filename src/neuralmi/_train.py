@@ -17,7 +17,7 @@ from neuralmi._evaluate import score_blocks, summarise
 from neuralmi.bounds import get_bound
 from neuralmi.checkpoint import check_matches, fingerprint, load_checkpoint, save_checkpoint
 
-__all__ = ["Trainer"]
+__all__ = ["Trainer", "make_optimizer"]
 
 STATE = ("step", "done", "diverged", "best", "best_state", "best_step", "since_best", "smoothed", "curve", "perm", "pos")
 """Trainer attributes a checkpoint holds besides the critics, the optimiser and the generator."""
@@ -36,13 +36,19 @@ def _progress(total: int, initial: int, enabled: bool) -> Any:
     return tqdm(total=total, initial=initial, desc="neuralmi", unit="step", leave=False, file=sys.stderr)
 
 
+def make_optimizer(params: list[Tensor], lr: float, weight_decay: float) -> torch.optim.Optimizer:
+    """AdamW, fused into one kernel per step where PyTorch offers it (floating weights on CPU or CUDA)."""
+    fused = all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params)
+    return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, fused=fused or None)
+
+
 class Trainer:
     """The training loop: all pairs of each batch, early stopping on a smoothed validation curve."""
 
     def __init__(self, critic: nn.Module, config: Any, train: tuple[Tensor, Tensor], val: tuple[Tensor, Tensor]) -> None:
         self.critic, self.config, self.train, self.val = critic, config, train, val
         self.bound = get_bound(config.bound)
-        self.optimizer = torch.optim.AdamW(critic.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        self.optimizer = make_optimizer(list(critic.parameters()), config.lr, config.weight_decay)
         self.generator = torch.Generator().manual_seed(config.seed)
         self.curve: dict[str, list[float]] = {"step": [], "train": [], "val": [], "val_smoothed": []}
         self.diverged, self.done, self.step, self.best_step = False, False, 0, 0

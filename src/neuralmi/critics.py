@@ -170,9 +170,13 @@ class SeparableCritic(Critic):
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
         """All-pairs scores (N, M)."""
         gx, hy = self._embed(x, y)
+        if not self.marginal_terms:
+            return gx @ hy.T
+        # [g, a, 1] @ [h, 1, b]^T = g h^T + a + b^T in one matmul: no (N, M) broadcast passes
         e = self.embed_dim
-        scores = gx[:, :e] @ hy[:, :e].T
-        return scores + gx[:, e:] + hy[:, e:].T if self.marginal_terms else scores
+        gx = torch.cat((gx, gx.new_ones(len(gx), 1)), 1)
+        hy = torch.cat((hy[:, :e], hy.new_ones(len(hy), 1), hy[:, e:]), 1)
+        return gx @ hy.T
 
     def pairs(self, x: Tensor, y: Tensor) -> Tensor:
         """Aligned-pair scores (N,)."""

@@ -1,0 +1,94 @@
+"""Held-out evaluation: per-sample statistics against naive loops, the estimate, and its jackknife error."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import Tensor, nn
+
+from neuralmi._evaluate import score_blocks, summarise
+from neuralmi.bounds import donsker_varadhan, infonce, nwj
+
+
+class Table(nn.Module):
+    """A critic that looks scores up in a fixed (n, n) table; x and y carry the sample indices."""
+
+    def __init__(self, table: Tensor) -> None:
+        super().__init__()
+        self.table = nn.Parameter(table)
+
+    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        return self.table[x.long()[:, None], y.long()[None, :]]
+
+
+def _indices(n: int) -> Tensor:
+    return torch.arange(n, dtype=torch.float32)
+
+
+def test_statistics_match_a_naive_loop() -> None:
+    n = 7
+    table = torch.randn(n, n, generator=torch.Generator().manual_seed(0)) * 3
+    h = score_blocks(Table(table), _indices(n), _indices(n), block_size=10)
+    t = table.double().numpy()
+    for i in range(n):
+        others = [j for j in range(n) if j != i]
+        assert h.joint[i] == pytest.approx(t[i, i], abs=1e-6)
+        assert h.row[i] == pytest.approx(math.log(sum(math.exp(t[i, j]) for j in others)), abs=1e-5)
+        assert h.col[i] == pytest.approx(math.log(sum(math.exp(t[j, i]) for j in others)), abs=1e-5)
+        assert h.row_all[i] == pytest.approx(math.log(sum(math.exp(t[i, j]) for j in range(n))), abs=1e-5)
+    assert np.all(h.block == n)
+
+
+def test_blocks_pair_samples_only_within_their_block() -> None:
+    n = 10
+    table = torch.randn(n, n, generator=torch.Generator().manual_seed(1))
+    h = score_blocks(Table(table), _indices(n), _indices(n), block_size=5)
+    assert list(h.block) == [5] * 10
+    t = table.double().numpy()
+    assert h.row[7] == pytest.approx(math.log(sum(math.exp(t[7, j]) for j in (5, 6, 8, 9))), abs=1e-5)
+
+
+@pytest.mark.parametrize(("report", "bound"), [("dv", donsker_varadhan), ("nwj", nwj), ("infonce", infonce)])
+def test_one_block_estimate_equals_the_bound(report: str, bound: object) -> None:
+    n = 9
+    table = torch.randn(n, n, generator=torch.Generator().manual_seed(2), dtype=torch.float64) + 2 * torch.eye(n)
+    value, _ = summarise(score_blocks(Table(table.float()), _indices(n), _indices(n), 100), report)
+    assert value == pytest.approx(bound(table.float().double()).item(), abs=1e-5)  # type: ignore[operator]
+
+
+def test_dv_stderr_is_the_delete_one_jackknife() -> None:
+    n = 8
+    table = torch.randn(n, n, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    _, stderr = summarise(score_blocks(Table(table.float()), _indices(n), _indices(n), 100), "dv")
+    t = table.float().double()
+    keep = [torch.tensor([j for j in range(n) if j != i]) for i in range(n)]
+    loo = np.array([donsker_varadhan(t[k][:, k]).item() for k in keep])
+    assert stderr == pytest.approx(math.sqrt((n - 1) / n * ((loo - loo.mean()) ** 2).sum()), rel=1e-6)
+
+
+def test_the_untrained_critic_gives_exactly_zero() -> None:
+    n = 2500
+    h = score_blocks(Table(torch.zeros(n, n)), _indices(n), _indices(n), 1024)
+    value, stderr = summarise(h, "dv")
+    assert value == 0.0 and stderr == 0.0
+
+
+def test_the_critics_tensors_are_left_alone() -> None:
+    table = torch.randn(5, 5)
+    critic = Table(table.clone())
+
+    class Returns(nn.Module):
+        def forward(self, x: Tensor, y: Tensor) -> Tensor:
+            return critic.table  # the critic's own parameter, returned as is
+
+    score_blocks(Returns(), _indices(5), _indices(5), 100)
+    assert torch.equal(critic.table, table)
+
+
+def test_low_precision_scores_are_summed_in_float32() -> None:
+    table = torch.randn(6, 6, generator=torch.Generator().manual_seed(4))
+    low = score_blocks(Table(table).to(torch.bfloat16), _indices(6), _indices(6), 100)
+    assert np.isfinite(low.row).all() and low.row.dtype == np.float64
