@@ -230,3 +230,54 @@ def test_independent_data_never_pass_the_significance_gate() -> None:
     rng = np.random.default_rng(2)
     r = quiet(rng.normal(size=(600, 3)), rng.normal(size=(600, 2)), max_steps=300)
     assert r.kept_step == 0 and r.nats == 0.0 and any("2 standard errors" in m for m in r.warnings)
+
+
+def test_cosine_schedule_runs_from_lr_to_a_tenth() -> None:
+    cfg = EstimatorConfig(lr=2e-3, max_steps=101)
+    rates = [cfg.lr_at(step) for step in range(1, 102)]
+    assert rates[0] == pytest.approx(2e-3) and rates[50] == pytest.approx(1.1e-3) and rates[-1] == pytest.approx(2e-4)
+    assert all(a >= b for a, b in zip(rates, rates[1:]))
+    assert EstimatorConfig(lr=2e-3, lr_schedule="constant").lr_at(500) == 2e-3
+    with pytest.raises(ValueError, match="lr_schedule must be one of"):
+        EstimatorConfig(lr_schedule="linear")  # type: ignore[arg-type]
+
+
+def test_the_trainer_follows_the_schedule_and_plateau_halvings() -> None:
+    from neuralmi._train import Trainer
+    from neuralmi.estimate import build_critic
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(200, 2, generator=gen)
+    y = x + torch.randn(200, 2, generator=gen)
+    cfg = EstimatorConfig(max_steps=40, eval_every=10, patience=100, decay_after=1, batch_size=32, progress=False)
+    trainer = Trainer(build_critic(cfg, 2, 2), cfg, (x[:150], y[:150]), (x[150:], y[150:]))
+    trainer.run()
+    assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(cfg.lr_at(40) * trainer.lr_scale)
+    halvings = -math.log2(trainer.lr_scale)
+    assert halvings == int(halvings) and trainer.lr_scale <= 1.0  # only whole plateau halvings on top
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mi", [0.0872, 2.0])
+def test_reported_stderr_matches_the_spread_over_fresh_test_sets(mi: float) -> None:
+    """For a trained critic, the jackknife error is the sd of its estimate over new test sets of the same size."""
+    from scipy.stats import chi2
+
+    from neuralmi._evaluate import score_blocks, summarise
+
+    dim = 1 if mi < 1 else 3
+    x, y = correlated_gaussian(4000, dim, mi, seed=21)
+    result = quiet(x, y, max_steps=600, seed=2)
+    assert result.standardizers is not None
+    sx, sy = result.standardizers
+    values, errors = [], []
+    for k in range(60):
+        fx, fy = correlated_gaussian(result.n_test, dim, mi, seed=100 + k)
+        held = score_blocks(result.critic, torch.from_numpy(sx(fx)), torch.from_numpy(sy(fy)), 1024)
+        value, error = summarise(held, "dv")
+        values.append(value)
+        errors.append(error)
+    ratio = float(np.std(values, ddof=1) / np.sqrt(np.mean(np.square(errors))))
+    df = len(values) - 1  # the sd of 60 normal values: its ratio to the truth lies in this 99.9% interval
+    low, high = (math.sqrt(chi2.ppf(q, df) / df) for q in (0.0005, 0.9995))
+    assert low <= ratio <= high, (ratio, low, high)

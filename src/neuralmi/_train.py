@@ -19,7 +19,20 @@ from neuralmi.checkpoint import check_matches, fingerprint, load_checkpoint, sav
 
 __all__ = ["Trainer", "make_optimizer"]
 
-STATE = ("step", "done", "diverged", "best", "best_state", "best_step", "since_best", "smoothed", "curve", "perm", "pos")
+STATE = (
+    "step",
+    "done",
+    "diverged",
+    "best",
+    "best_state",
+    "best_step",
+    "since_best",
+    "smoothed",
+    "curve",
+    "perm",
+    "pos",
+    "lr_scale",
+)
 """Trainer attributes a checkpoint holds besides the critics, the optimiser and the generator."""
 
 NOT_COMPARED = ("progress", "checkpoint", "checkpoint_every", "device")
@@ -54,6 +67,7 @@ class Trainer:
         self.diverged, self.done, self.step, self.best_step = False, False, 0, 0
         self.best, self.best_state, self.since_best = -math.inf, dict[str, Any](), 0
         self.smoothed: float | None = None
+        self.lr_scale = 1.0  # halved at each validation plateau, on top of the schedule
         self.perm, self.pos = torch.empty(0, dtype=torch.long), 0
         self.averaged = copy.deepcopy(critic).eval().requires_grad_(False) if config.average > 0 else critic
         self.params: list[Tensor] = list(critic.parameters())
@@ -86,8 +100,7 @@ class Trainer:
             return True
         self.since_best += 1
         if self.since_best % cfg.decay_after == 0:  # a plateau: halve the learning rate
-            for group in self.optimizer.param_groups:
-                group["lr"] *= 0.5
+            self.lr_scale *= 0.5
         return self.since_best < cfg.patience
 
     @functools.cached_property
@@ -137,6 +150,8 @@ class Trainer:
             self.perm, self.pos = torch.randperm(len(x), generator=self.generator), 0
         idx = self.perm[self.pos : self.pos + batch].to(x.device)
         self.pos += batch
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.config.lr_at(self.step) * self.lr_scale
         value = self.bound(self.critic(x[idx], y[idx]))
         self.optimizer.zero_grad(set_to_none=True)
         (-value).backward()

@@ -19,7 +19,7 @@ from neuralmi.io import atomic_write
 
 __all__ = ["FORMAT_VERSION", "check_matches", "fingerprint", "load_checkpoint", "save_checkpoint"]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the learning-rate schedule's plateau factor (lr_scale) joined the state
 """The checkpoint layout this neuralmi writes and reads; other versions are refused."""
 
 

@@ -36,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     est.add_argument("--steps", type=int, dest="max_steps", help="maximum training steps")
     est.add_argument("--batch-size", type=int)
     est.add_argument("--lr", type=float)
+    est.add_argument("--lr-schedule", choices=["cosine", "constant"], help="learning-rate schedule (default cosine)")
     est.add_argument("--test-fraction", type=float)
     est.add_argument("--preprocess", choices=["standardize", "normal_scores"], help="per-feature map before training")
     est.add_argument("--seed", type=int)
@@ -131,7 +132,18 @@ def _estimate(args: argparse.Namespace) -> int:
         raise UsageError(f"X ({args.x}) has {len(x)} rows but Y ({args.y or args.x}) has {len(y)}; rows must be paired")
     options = {
         k: getattr(args, k)
-        for k in ("bound", "critic", "max_steps", "batch_size", "lr", "test_fraction", "preprocess", "seed", "device")
+        for k in (
+            "bound",
+            "critic",
+            "max_steps",
+            "batch_size",
+            "lr",
+            "lr_schedule",
+            "test_fraction",
+            "preprocess",
+            "seed",
+            "device",
+        )
         if getattr(args, k) is not None
     }
     progress = not args.quiet and sys.stderr.isatty()
@@ -185,9 +197,8 @@ def _demo(args: argparse.Namespace) -> int:
         x, y = task.sample(args.seed, n)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            r = estimate_mi(
-                x, y, seed=args.seed, progress=not args.quiet and sys.stderr.isatty(), max_steps=300 if args.quick else 3000
-            )
+            quick: dict[str, Any] = {"max_steps": 300} if args.quick else {}  # otherwise the defaults, as a user would run them
+            r = estimate_mi(x, y, seed=args.seed, progress=not args.quiet and sys.stderr.isatty(), **quick)
         rows.append({"name": task.name, "truth_nats": task.truth, **r.to_dict()})
         ci = f"[{r.ci[0]:.3f}, {r.ci[1]:.3f}]"
         print(f"{task.name:<24} {n:>6} {task.truth:>8.4f} {r.nats:>9.4f} {ci:>19} {r.seconds:>8.1f}", flush=True)

@@ -53,6 +53,9 @@ carries a y-dependent normaliser that neither DV nor InfoNCE is invariant to: it
 
 LN2 = math.log(2.0)
 
+LR_SCHEDULES = ("cosine", "constant")
+"""Learning-rate schedules over ``max_steps`` (a plateau on validation halves the rate on top)."""
+
 
 class MIWarning(UserWarning):
     """A result that needs the user's attention: near a ceiling, negative, or diverged."""
@@ -72,7 +75,8 @@ class EstimatorConfig:
     lr: float = 1e-3
     weight_decay: float = 0.0
     average: float = 0.99
-    max_steps: int = 3000
+    max_steps: int = 2000
+    lr_schedule: Literal["cosine", "constant"] = "cosine"  # cosine: lr decays to lr/10 at max_steps
     eval_every: int | None = None
     patience: int = 10
     decay_after: int = 3
@@ -95,6 +99,8 @@ class EstimatorConfig:
             )
         if self.report is not None and self.report not in REPORTABLE:
             raise ValueError(f"report must be one of {REPORTABLE}, got {self.report!r}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
         if self.preprocess not in PREPROCESSORS:
             raise ValueError(f"preprocess must be one of {sorted(PREPROCESSORS)}, got {self.preprocess!r}")
         if self.critic not in CRITICS:
@@ -124,6 +130,13 @@ class EstimatorConfig:
             raise ValueError(f"average (the weight-averaging rate) must lie in [0, 1), got {self.average}")
         if not 0 <= self.smoothing < 1:
             raise ValueError(f"smoothing must lie in [0, 1), got {self.smoothing}")
+
+    def lr_at(self, step: int) -> float:
+        """The scheduled learning rate of step ``step`` (1-based), before plateau halvings."""
+        if self.lr_schedule == "constant":
+            return self.lr
+        progress = min(1.0, (step - 1) / max(1, self.max_steps - 1))
+        return self.lr * (0.1 + 0.45 * (1.0 + math.cos(math.pi * progress)))
 
     def evaluation_interval(self, n_train: int) -> int:
         """Steps between validation points: ``eval_every``, or about 10 epochs capped at 100 steps."""
