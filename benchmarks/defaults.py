@@ -20,12 +20,21 @@ CANDIDATES: dict[str, dict[str, object]] = {
     "constant lr, 3000 steps (before)": {"lr_schedule": "constant", "max_steps": 3000},
     "js->dv (train JS, report DV)": {"bound": "js"},
     "infonce": {"bound": "infonce"},
+    "softplus activation": {"activation": "softplus"},
     "relu activation": {"activation": "relu"},
     "no weight averaging": {"average": 0.0},
     "batch 512, lr 5e-4": {"batch_size": 512, "lr": 5e-4},
     "weight decay 1.0": {"weight_decay": 1.0},
 }
-TASKS = ("gaussian_1d_rho0.4", "gaussian_5d_1nat", "gaussian_5d_3nat", "gaussian_5d_5nat", "pm1_vector_7", "shaped_8x4")
+TASKS = (
+    "gaussian_1d_rho0.4",
+    "binary_channel",
+    "gaussian_5d_1nat",
+    "gaussian_5d_3nat",
+    "gaussian_5d_5nat",
+    "pm1_vector_7",
+    "shaped_8x4",
+)
 
 
 def main() -> None:
