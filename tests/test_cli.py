@@ -31,6 +31,15 @@ def test_estimate_json_has_the_contract_keys(pair: tuple[Path, Path], capsys: py
         assert key in out
 
 
+def test_gaussian_critic_flags(pair: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["estimate", str(pair[0]), str(pair[1]), "--json", "--critic", "gaussian", "--quiet"]) == 0
+    alone = json.loads(capsys.readouterr().out)
+    assert alone["critic_kind"] == "gaussian" and alone["steps"] == 0
+    assert main(["estimate", str(pair[0]), str(pair[1]), "--json", "--no-gaussian-critic", *FAST]) == 0
+    off = json.loads(capsys.readouterr().out)
+    assert off["critic_kind"] == "separable" and off["selection"] == {} and off["config"]["gaussian_critic"] is False
+
+
 def test_estimate_one_line(pair: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["estimate", str(pair[0]), str(pair[1]), *FAST]) == 0
     out = capsys.readouterr().out.strip().splitlines()

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
-from neuralmi.critics import CRITICS, BilinearCritic, ConcatCritic, SeparableCritic, make_critic, mlp
+from neuralmi.critics import CRITICS, BilinearCritic, ConcatCritic, GaussianCritic, SeparableCritic, make_critic, mlp
 
 
 def small(name: str, x_dim: int = 3, y_dim: int = 2, **kw: object) -> nn.Module:
-    sizes = {"concat": {"hidden": (8, 8)}, "separable": {"hidden": (8,), "embed_dim": 4}, "bilinear": {}}
+    sizes = {"concat": {"hidden": (8, 8)}, "separable": {"hidden": (8,), "embed_dim": 4}, "bilinear": {}, "gaussian": {}}
     return make_critic(name, x_dim, y_dim, **{**sizes[name], **kw})
 
 
@@ -31,7 +32,7 @@ def test_untrained_critic_scores_every_pair_zero(name: str) -> None:
     assert torch.equal(small(name)(torch.randn(5, 3), torch.randn(6, 2)), torch.zeros(5, 6))
 
 
-@pytest.mark.parametrize("name", sorted(CRITICS))
+@pytest.mark.parametrize("name", sorted(set(CRITICS) - {"gaussian"}))  # the Gaussian critic is fitted, not trained
 def test_gradients_reach_every_parameter(name: str) -> None:
     critic = small(name)
     with torch.no_grad():  # leave the zero-initialised start, where some gradients vanish by design
@@ -46,7 +47,7 @@ def test_gradients_reach_every_parameter(name: str) -> None:
 def test_save_load_round_trip(name: str) -> None:
     critic, twin = small(name), small(name)
     with torch.no_grad():
-        for p in critic.parameters():
+        for p in (*critic.parameters(), *critic.buffers()):
             p.add_(torch.randn_like(p))
     buffer = io.BytesIO()
     torch.save(critic.state_dict(), buffer)
@@ -110,3 +111,35 @@ def test_bad_configuration_errors() -> None:
         ConcatCritic(0, 2)
     with pytest.raises(ValueError, match="unknown activation"):
         mlp(2, (4,), 1, activation="swish")  # type: ignore[arg-type]
+
+
+def test_gaussian_critic_is_the_fitted_gaussian_log_density_ratio() -> None:
+    from scipy.stats import multivariate_normal
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(3000, 2, generator=gen, dtype=torch.float64) + 1.0
+    y = torch.cat((x[:, :1] * 0.8, x[:, 1:] * -0.5), 1) + torch.randn(3000, 2, generator=gen, dtype=torch.float64)
+    ridge = 1e-3
+    critic = GaussianCritic.fit(x, y, ridge=ridge)
+    z = torch.cat((x, y), 1).numpy()
+    mean, cov = z.mean(0), np.cov(z.T) + ridge * np.eye(4)
+    qx, qy = x[:5].float(), y[:7].float()
+    expected = np.array(
+        [
+            [
+                multivariate_normal(mean, cov).logpdf(np.r_[a, b])
+                - multivariate_normal(mean[:2], cov[:2, :2]).logpdf(a)
+                - multivariate_normal(mean[2:], cov[2:, 2:]).logpdf(b)
+                for b in qy.double().numpy()
+            ]
+            for a in qx.double().numpy()
+        ]
+    )
+    assert np.allclose(critic(qx, qy).double().numpy(), expected, atol=1e-4)
+    gaussian_mi = 0.5 * (np.linalg.slogdet(cov[:2, :2])[1] + np.linalg.slogdet(cov[2:, 2:])[1] - np.linalg.slogdet(cov)[1])
+    assert float(critic.gaussian_mi) == pytest.approx(gaussian_mi, abs=1e-5)
+
+
+def test_gaussian_critic_needs_more_samples_than_features() -> None:
+    with pytest.raises(ValueError, match="more samples than features: 5 samples, 6 features"):
+        GaussianCritic.fit(torch.randn(5, 3), torch.randn(5, 3))

@@ -100,7 +100,8 @@ def test_split_is_a_seeded_partition() -> None:
 def test_data_on_another_device_than_requested_is_moved() -> None:
     x = torch.randn(100, 2)  # CPU tensor; estimation runs on the requested device (CPU here)
     r = quiet(x, x + torch.randn(100, 2), device="cpu")
-    assert next(r.critic.parameters()).device.type == "cpu"  # type: ignore[attr-defined]
+    tensors = [*r.critic.parameters(), *r.critic.buffers()]  # type: ignore[attr-defined]
+    assert tensors and all(t.device.type == "cpu" for t in tensors)
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA is not available"):
             quiet(x, x, device="cuda")

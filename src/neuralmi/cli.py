@@ -32,7 +32,14 @@ def _parser() -> argparse.ArgumentParser:
     est.add_argument("--x", dest="x_cols", help="columns of X in a single table: names or indices, comma-separated, ranges a:b")
     est.add_argument("--y", dest="y_cols", help="columns of Y in a single table")
     est.add_argument("--bound", default=None, help="training bound (default dv); see `neuralmi bounds`")
-    est.add_argument("--critic", default=None, help="critic: separable, concat or bilinear")
+    est.add_argument("--critic", default=None, help="critic: separable (default), concat, bilinear or gaussian (closed form)")
+    est.add_argument(
+        "--no-gaussian-critic",
+        dest="gaussian_critic",
+        action="store_false",
+        default=None,
+        help="do not try the closed-form Gaussian critic beside the trained one",
+    )
     est.add_argument("--steps", type=int, dest="max_steps", help="maximum training steps")
     est.add_argument("--batch-size", type=int)
     est.add_argument("--lr", type=float)
@@ -139,6 +146,7 @@ def _estimate(args: argparse.Namespace) -> int:
             "batch_size",
             "lr",
             "lr_schedule",
+            "gaussian_critic",
             "test_fraction",
             "preprocess",
             "seed",

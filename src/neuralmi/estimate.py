@@ -24,7 +24,7 @@ from torch import Tensor, nn
 from neuralmi._evaluate import REPORTABLE, score_blocks, summarise
 from neuralmi._train import Trainer
 from neuralmi.bounds import BOUNDS
-from neuralmi.critics import CRITICS, Activation, make_critic
+from neuralmi.critics import CRITICS, Activation, GaussianCritic, make_critic
 from neuralmi.data import PREPROCESSORS, Preprocessor, as_samples, check_pair, split_indices
 
 __all__ = ["REPORT_WITH", "EstimatorConfig", "MIResult", "MIWarning", "build_critic", "estimate_mi", "pick_device"]
@@ -53,6 +53,9 @@ carries a y-dependent normaliser that neither DV nor InfoNCE is invariant to: it
 
 LN2 = math.log(2.0)
 
+GAUSSIAN_MAX_FEATURES = 1024
+"""The Gaussian critic is a candidate only up to this many x plus y features (its covariance is (d, d))."""
+
 LR_SCHEDULES = ("cosine", "constant")
 """Learning-rate schedules over ``max_steps`` (a plateau on validation halves the rate on top)."""
 
@@ -77,6 +80,7 @@ class EstimatorConfig:
     average: float = 0.99
     max_steps: int = 2000
     lr_schedule: Literal["cosine", "constant"] = "cosine"  # cosine: lr decays to lr/10 at max_steps
+    gaussian_critic: bool = True  # also fit the closed-form Gaussian critic; keep it if it wins on validation
     eval_every: int | None = None
     patience: int = 10
     decay_after: int = 3
@@ -173,6 +177,8 @@ class MIResult:
     standardizers: tuple[Preprocessor, Preprocessor] | None = field(default=None, repr=False)
     x_shape: tuple[int, ...] = ()
     y_shape: tuple[int, ...] = ()
+    critic_kind: str = ""  # the reported critic: the config's critic name, "gaussian", or a custom module's class
+    selection: dict[str, float] = field(default_factory=dict)  # validation DV of each candidate critic
 
     @property
     def bits(self) -> float:
@@ -183,7 +189,8 @@ class MIResult:
         lo, hi = self.ci
         return (
             f"I(X;Y) = {self.nats:.4f} nats ({self.bits:.4f} bits) ± {self.stderr:.4f}, 95% CI [{lo:.4f}, {hi:.4f}] "
-            f"| {self.bound}->{self.report}, n_train={self.n_train}, n_test={self.n_test}, {self.seconds:.1f} s"
+            f"| {self.bound}->{self.report}, critic={self.critic_kind}, n_train={self.n_train}, n_test={self.n_test}, "
+            f"{self.seconds:.1f} s"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -205,6 +212,8 @@ class MIResult:
             "kept_step": self.kept_step,
             "seconds": self.seconds,
             "diverged": self.diverged,
+            "critic_kind": self.critic_kind,
+            "selection": dict(self.selection),
             "warnings": list(self.warnings),
             "curve": self.curve,
             "config": config,
@@ -233,7 +242,7 @@ def build_critic(config: EstimatorConfig, x_dim: int, y_dim: int) -> nn.Module:
             )
         if config.critic == "concat":
             return make_critic("concat", x_dim, y_dim, hidden=config.hidden, activation=config.activation)
-        return make_critic(config.critic, x_dim, y_dim)
+        return make_critic(config.critic, x_dim, y_dim)  # bilinear, or an unfitted gaussian (for loading)
 
 
 def _warn(result: MIResult, n_negatives: int) -> None:
@@ -247,7 +256,7 @@ def _warn(result: MIResult, n_negatives: int) -> None:
             f"estimate {result.nats:.3f} nats is near the ceiling {ceiling:.3f} nats ({what}) of the {result.report} bound; "
             "the true MI may be higher: use more samples"
         )
-    if not result.diverged and result.steps > 0 and result.kept_step == 0:
+    if not result.diverged and result.steps > 0 and result.kept_step == 0 and result.critic_kind != "gaussian":
         messages.append(
             "no trained critic beat the untrained one (which scores every pair 0) by 2 standard errors on validation data: "
             "no dependence detected, and the estimate is 0 with a zero-width interval by construction"
@@ -257,6 +266,23 @@ def _warn(result: MIResult, n_negatives: int) -> None:
     for message in messages:
         warnings.warn(message, MIWarning, stacklevel=3)
     result.warnings.extend(messages)
+
+
+def _select_gaussian(
+    trained: nn.Module, kind: str, train: tuple[Tensor, Tensor], val: tuple[Tensor, Tensor], cfg: EstimatorConfig
+) -> tuple[nn.Module, str, dict[str, float]]:
+    """Keep the closed-form Gaussian critic instead of the trained one if its bound is higher on validation.
+
+    Like the first trained critic, it must also beat the untrained critic (DV = 0) by two validation
+    standard errors. The test split plays no part in the choice.
+    """
+    gaussian = GaussianCritic.fit(*train)
+    trained_value, _ = summarise(score_blocks(trained, *val, cfg.eval_batch_size), cfg.report_bound)
+    gaussian_value, gaussian_se = summarise(score_blocks(gaussian, *val, cfg.eval_batch_size), cfg.report_bound)
+    selection = {kind: trained_value, "gaussian": gaussian_value}
+    if gaussian_value > trained_value and gaussian_value > 2.0 * gaussian_se:
+        return gaussian, "gaussian", selection
+    return trained, kind, selection
 
 
 def estimate_mi(
@@ -306,11 +332,22 @@ def estimate_mi(
         return tuple(torch.from_numpy(s(a[idx])).to(device) for s, a in zip(scalers, (xs, ys)))  # type: ignore[return-value]
 
     train, val, test = part(train_idx), part(val_idx), part(test_idx)
-    model = (critic if critic is not None else build_critic(cfg, int(np.prod(xs.shape[1:])), int(np.prod(ys.shape[1:])))).to(
-        device
-    )
-    trainer = Trainer(model, cfg, train, val)
-    steps = trainer.run()
+    dims = int(np.prod(xs.shape[1:])), int(np.prod(ys.shape[1:]))
+    selection: dict[str, float] = {}
+    model: nn.Module
+    if critic is None and cfg.critic == "gaussian":  # closed form: fitted, not trained
+        model, steps, kept, diverged = GaussianCritic.fit(*train), 0, 0, False
+        curve: dict[str, list[float]] = {"step": [], "train": [], "val": [], "val_smoothed": []}
+        kind = "gaussian"
+    else:
+        model = (critic if critic is not None else build_critic(cfg, *dims)).to(device)
+        trainer = Trainer(model, cfg, train, val)
+        steps = trainer.run()
+        kept, curve, diverged = trainer.best_step, trainer.curve, trainer.diverged
+        kind = cfg.critic if critic is None else type(critic).__name__
+        if critic is None and cfg.gaussian_critic and val_idx is not train_idx and sum(dims) <= GAUSSIAN_MAX_FEATURES:
+            if len(train_idx) > 2 * sum(dims):
+                model, kind, selection = _select_gaussian(model, kind, train, val, cfg)
     held_out = score_blocks(model, *test, cfg.eval_batch_size)
     nats, stderr = summarise(held_out, cfg.report_bound)
     result = MIResult(
@@ -323,15 +360,17 @@ def estimate_mi(
         n_val=len(val_idx) if val_idx is not train_idx else 0,
         n_test=len(test_idx),
         steps=steps,
-        kept_step=trainer.best_step,
+        kept_step=kept,
         seconds=time.perf_counter() - start,
-        curve=trainer.curve,
+        curve=curve,
         config=cfg,
         critic=model,
-        diverged=trainer.diverged,
+        diverged=diverged,
         standardizers=scalers,
         x_shape=tuple(xs.shape[1:]),
         y_shape=tuple(ys.shape[1:]),
+        critic_kind=kind,
+        selection=selection,
     )
     _warn(result, int(held_out.block.min()))
     return result

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import os
 import tempfile
@@ -149,7 +150,7 @@ class SavedEstimator:
         for name, arr, shape in (("x", xs, self.summary["x_shape"]), ("y", ys, self.summary["y_shape"])):
             if list(arr.shape[1:]) != list(shape):
                 raise ValueError(f"{name} samples have shape {arr.shape[1:]}, the saved critic was trained on {tuple(shape)}")
-        device = next(self.critic.parameters()).device
+        device = next(itertools.chain(self.critic.parameters(), self.critic.buffers())).device
         tx, ty = torch.from_numpy(self.x_prep(xs)).to(device), torch.from_numpy(self.y_prep(ys)).to(device)
         held = score_blocks(self.critic, tx, ty, int(self.summary["config"]["eval_batch_size"]))
         return summarise(held, report or self.summary["report"])
@@ -157,6 +158,7 @@ class SavedEstimator:
 
 def load(directory: str | Path) -> SavedEstimator:
     """Load an estimator saved by :func:`save` (weights only: nothing is unpickled)."""
+    from neuralmi.critics import GaussianCritic
     from neuralmi.estimate import EstimatorConfig, build_critic
 
     d = Path(directory)
@@ -168,7 +170,8 @@ def load(directory: str | Path) -> SavedEstimator:
         raise ValueError(f"{d}: saved with format version {summary.get('format_version')}, this neuralmi reads {FORMAT_VERSION}")
     cfg_fields: dict[str, Any] = {k: (tuple(v) if isinstance(v, list) else v) for k, v in summary["config"].items()}
     cfg = EstimatorConfig(**cfg_fields)
-    critic = build_critic(cfg, int(np.prod(summary["x_shape"])), int(np.prod(summary["y_shape"])))
+    dims = int(np.prod(summary["x_shape"])), int(np.prod(summary["y_shape"]))
+    critic = GaussianCritic(*dims) if summary.get("critic_kind") == "gaussian" else build_critic(cfg, *dims)
     critic.load_state_dict(torch.load(d / "critic.pt", weights_only=True, map_location="cpu"))
     critic.eval()
     prep = PREPROCESSORS[cfg.preprocess]
