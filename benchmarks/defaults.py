@@ -17,6 +17,7 @@ from neuralmi.benchmark import get_task
 
 CANDIDATES: dict[str, dict[str, object]] = {
     "default": {},
+    "no Gaussian candidate": {"gaussian_critic": False},
     "constant lr, 3000 steps (before)": {"lr_schedule": "constant", "max_steps": 3000},
     "js->dv (train JS, report DV)": {"bound": "js"},
     "infonce": {"bound": "infonce"},

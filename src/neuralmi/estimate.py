@@ -1,8 +1,9 @@
 r"""``estimate_mi``: measure I(X;Y) from paired samples with a held-out estimate and an error bar.
 
-The pipeline: validate -> split (train / validation / test) -> standardise with training
-statistics -> train the critic on all pairs of each batch -> stop on a smoothed validation
-curve -> report the chosen bound on the untouched test split, with a jackknife standard error.
+The pipeline: validate -> split (train / validation / test) -> map each feature with a
+preprocessor fitted on the training split -> train the critic on all pairs of each batch -> stop
+on a smoothed validation curve -> keep the closed-form Gaussian critic instead if it wins on
+validation -> report the chosen bound on the untouched test split, with a jackknife standard error.
 No number is ever computed on samples the critic was trained or selected on.
 """
 
