@@ -143,3 +143,11 @@ def test_gaussian_critic_is_the_fitted_gaussian_log_density_ratio() -> None:
 def test_gaussian_critic_needs_more_samples_than_features() -> None:
     with pytest.raises(ValueError, match="more samples than features: 5 samples, 6 features"):
         GaussianCritic.fit(torch.randn(5, 3), torch.randn(5, 3))
+
+
+def test_gaussian_critic_fit_names_bad_input() -> None:
+    with pytest.raises(ValueError, match="same number of samples, got 50 and 40"):
+        GaussianCritic.fit(torch.randn(50, 2), torch.randn(40, 2))
+    for ridge in (-1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="ridge must be a non-negative finite number"):
+            GaussianCritic.fit(torch.randn(50, 2), torch.randn(50, 2), ridge=ridge)

@@ -312,8 +312,10 @@ def test_gaussian_candidate_can_be_turned_off_or_asked_for_alone() -> None:
     alone = quiet(x, y, critic="gaussian")
     assert alone.critic_kind == "gaussian" and alone.steps == 0 and alone.selection == {}
     assert_covers(alone, 1.5)
-    with pytest.raises(ValueError, match="more samples than features"):
+    with pytest.raises(ValueError, match=r"training split \(24 of 40 rows\).*more samples than features"):
         quiet(np.random.default_rng(0).normal(size=(40, 30)), np.random.default_rng(1).normal(size=(40, 30)), critic="gaussian")
+    with pytest.raises(ValueError, match="gaussian_critic must be True or False, got 'no'"):
+        EstimatorConfig(gaussian_critic="no")  # type: ignore[arg-type]
 
 
 def test_user_critic_modules_face_no_gaussian_candidate() -> None:

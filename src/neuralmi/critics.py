@@ -8,6 +8,7 @@ shape are flattened, or mapped to vectors by the ``x_encoder`` / ``y_encoder`` y
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Literal
 
@@ -261,6 +262,10 @@ class GaussianCritic(Critic):
     @classmethod
     def fit(cls, x: Tensor, y: Tensor, ridge: float = 1e-3) -> GaussianCritic:
         """Fit to samples x (n, ...) and y (n, ...) in float64; ``ridge`` is added to each feature's variance."""
+        if len(x) != len(y):
+            raise ValueError(f"x and y must hold the same number of samples, got {len(x)} and {len(y)}")
+        if not (ridge >= 0 and math.isfinite(ridge)):
+            raise ValueError(f"ridge must be a non-negative finite number, got {ridge!r}")
         ex, ey = x.reshape(len(x), -1).double(), y.reshape(len(y), -1).double()
         dx, dy = ex.shape[1], ey.shape[1]
         if len(ex) <= dx + dy:
@@ -284,20 +289,20 @@ class GaussianCritic(Critic):
             getattr(critic, name).copy_(value.to(torch.float32))
         return critic
 
-    def _centred(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+    def _terms(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Centred features and their quadratic terms: (x - mean, y - mean, x'Qx, y'Qy)."""
         ex, ey = self.encode(x, y)
-        return ex - self.mean_x, ey - self.mean_y
+        cx, cy = ex - self.mean_x, ey - self.mean_y
+        return cx, cy, ((cx @ self.quad_x) * cx).sum(-1), ((cy @ self.quad_y) * cy).sum(-1)
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
         """All-pairs scores (N, M)."""
-        cx, cy = self._centred(x, y)
-        qx, qy = ((cx @ self.quad_x) * cx).sum(-1), ((cy @ self.quad_y) * cy).sum(-1)
+        cx, cy, qx, qy = self._terms(x, y)
         return cx @ self.cross @ cy.T + qx[:, None] + qy[None, :] + self.gaussian_mi
 
     def pairs(self, x: Tensor, y: Tensor) -> Tensor:
         """Aligned-pair scores (N,)."""
-        cx, cy = self._centred(x, y)
-        qx, qy = ((cx @ self.quad_x) * cx).sum(-1), ((cy @ self.quad_y) * cy).sum(-1)
+        cx, cy, qx, qy = self._terms(x, y)
         return ((cx @ self.cross) * cy).sum(-1) + qx + qy + self.gaussian_mi
 
 

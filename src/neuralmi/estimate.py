@@ -104,6 +104,8 @@ class EstimatorConfig:
             )
         if self.report is not None and self.report not in REPORTABLE:
             raise ValueError(f"report must be one of {REPORTABLE}, got {self.report!r}")
+        if not isinstance(self.gaussian_critic, bool):
+            raise ValueError(f"gaussian_critic must be True or False, got {self.gaussian_critic!r}")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
         if self.preprocess not in PREPROCESSORS:
@@ -337,7 +339,12 @@ def estimate_mi(
     selection: dict[str, float] = {}
     model: nn.Module
     if critic is None and cfg.critic == "gaussian":  # closed form: fitted, not trained
-        model, steps, kept, diverged = GaussianCritic.fit(*train), 0, 0, False
+        try:
+            model, steps, kept, diverged = GaussianCritic.fit(*train), 0, 0, False
+        except ValueError as err:
+            raise ValueError(
+                f"critic='gaussian' is fitted on the training split ({len(train_idx)} of {len(xs)} rows): {err}"
+            ) from None
         curve: dict[str, list[float]] = {"step": [], "train": [], "val": [], "val_smoothed": []}
         kind = "gaussian"
     else:
