@@ -1,6 +1,9 @@
 """Where the seed-to-seed spread of estimate_mi comes from: test sampling (the error bar) or the critic.
 
-Run: ``.venv/bin/python benchmarks/calibration.py [--tasks ...] [--seeds 5] [--fresh 100]``.
+Run: ``.venv/bin/python benchmarks/calibration.py [--tasks ...] [--seeds 5] [--fresh 100] [--options JSON]``.
+``--options`` passes estimate_mi options (e.g. ``'{"gaussian_critic": false}'``) to compare
+configurations by the population value of the critic they report; ``--fresh 0`` skips the fresh
+test sets.
 For each seed, train as ``benchmarks/coverage.py`` does (fresh data, fresh estimator seed), then
 score the trained critic
 
@@ -15,6 +18,7 @@ score the trained critic
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import statistics
 import warnings
@@ -44,22 +48,23 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="*", type=int, default=list(range(5)))
     parser.add_argument("--fresh", type=int, default=100, help="fresh test sets per critic")
     parser.add_argument("--population", type=int, default=100_000, help="pairs for the critic's population value")
+    parser.add_argument("--options", default="{}", help="JSON options for estimate_mi")
     args = parser.parse_args()
     torch.set_num_threads(1)
     warnings.simplefilter("ignore")
     for name in args.tasks:
         task = get_task(name)
-        print(f"{name}: truth {task.truth:.4f}")
+        print(f"{name}: truth {task.truth:.4f}, options {args.options}")
         print(
             f"{'seed':>4} {'estimate':>9} {'se':>7} {'fresh sd':>9} {'sd/se':>6} {'population':>11} {'test z':>7} {'test corr':>9}"
         )
         rows = []
         for seed in args.seeds:
             x, y = task.sample(1000 + seed, task.n)
-            r = estimate_mi(x, y, progress=False, seed=seed)
+            r = estimate_mi(x, y, progress=False, seed=seed, **json.loads(args.options))
             fresh = [value(r, *task.sample(10**6 + 1000 * seed + k, r.n_test)) for k in range(args.fresh)]
             population = value(r, *task.sample(2 * 10**6 + seed, args.population))
-            fresh_sd = statistics.stdev(fresh)
+            fresh_sd = statistics.stdev(fresh) if len(fresh) > 1 else math.nan
             *_, test = split_indices(len(x), (1 - r.config.test_fraction - r.config.val_fraction, r.config.val_fraction), seed)
             corr = float(np.corrcoef(x[test, 0], y[test, 0])[0, 1]) if x.shape[1] == 1 else math.nan
             z = (r.nats - population) / r.stderr
@@ -72,7 +77,8 @@ def main() -> None:
         _, se, sd, pop, z = (np.array(c) for c in zip(*rows))
         print(
             f"summary: sampling sd / reported se = {math.sqrt((sd**2).mean()) / math.sqrt((se**2).mean()):.3f}; "
-            f"critic population value {pop.mean():.4f} (bias {pop.mean() - task.truth:+.4f}), sd over seeds "
+            f"critic population value {pop.mean():.4f} (bias {pop.mean() - task.truth:+.4f}, "
+            f"{100 * (pop.mean() - task.truth) / task.truth:+.1f}%), sd over seeds "
             f"{pop.std(ddof=1) if len(pop) > 1 else math.nan:.4f}; test-split z against it: rms {math.sqrt((z**2).mean()):.2f}\n",
             flush=True,
         )

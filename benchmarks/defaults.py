@@ -46,7 +46,10 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     warnings.simplefilter("ignore")
-    print(f"{'candidate':<30} {'task':<20} {'truth':>7} {'estimate':>16} {'z':>6} {'error':>7} {'sec':>6} {'steps':>6}")
+    print(
+        f"{'candidate':<30} {'task':<20} {'truth':>7} {'estimate':>16} {'z':>6} {'error':>7} {'sec':>6} {'steps':>6}  "
+        "critic (validation values)"
+    )
     for name in args.candidates:
         for task_name in args.tasks:
             task = get_task(task_name)
@@ -55,7 +58,8 @@ def main() -> None:
             z = (r.nats - task.truth) / r.stderr if r.stderr > 0 else float("nan")
             print(
                 f"{name:<30} {task_name:<20} {task.truth:>7.3f} {r.nats:>8.3f} ± {r.stderr:.3f} {z:>+6.1f} "
-                f"{100 * (r.nats - task.truth) / task.truth:>+6.1f}% {r.seconds:>6.1f} {r.steps:>6}",
+                f"{100 * (r.nats - task.truth) / task.truth:>+6.1f}% {r.seconds:>6.1f} {r.steps:>6}  "
+                f"{r.critic_kind} ({', '.join(f'{k} {v:.3f}' for k, v in r.selection.items())})",
                 flush=True,
             )
 
