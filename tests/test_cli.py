@@ -38,6 +38,12 @@ def test_gaussian_critic_flags(pair: tuple[Path, Path], capsys: pytest.CaptureFi
     assert main(["estimate", str(pair[0]), str(pair[1]), "--json", "--no-gaussian-critic", *FAST]) == 0
     off = json.loads(capsys.readouterr().out)
     assert off["critic_kind"] == "separable" and off["selection"] == {} and off["config"]["gaussian_critic"] is False
+    assert (
+        main(["estimate", str(pair[0]), str(pair[1]), "--json", "--critic", "quadratic", "--quadratic-steps", "100", "--quiet"])
+        == 0
+    )
+    refined = json.loads(capsys.readouterr().out)
+    assert refined["critic_kind"] == "quadratic" and refined["config"]["quadratic_steps"] == 100 and refined["steps"] <= 100
 
 
 def test_estimate_one_line(pair: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:

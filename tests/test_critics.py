@@ -3,17 +3,33 @@
 from __future__ import annotations
 
 import io
+import math
 
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
-from neuralmi.critics import CRITICS, BilinearCritic, ConcatCritic, GaussianCritic, SeparableCritic, make_critic, mlp
+from neuralmi.critics import (
+    CRITICS,
+    BilinearCritic,
+    ConcatCritic,
+    GaussianCritic,
+    QuadraticCritic,
+    SeparableCritic,
+    make_critic,
+    mlp,
+)
 
 
 def small(name: str, x_dim: int = 3, y_dim: int = 2, **kw: object) -> nn.Module:
-    sizes = {"concat": {"hidden": (8, 8)}, "separable": {"hidden": (8,), "embed_dim": 4}, "bilinear": {}, "gaussian": {}}
+    sizes = {
+        "concat": {"hidden": (8, 8)},
+        "separable": {"hidden": (8,), "embed_dim": 4},
+        "bilinear": {},
+        "gaussian": {},
+        "quadratic": {},
+    }
     return make_critic(name, x_dim, y_dim, **{**sizes[name], **kw})
 
 
@@ -151,3 +167,28 @@ def test_gaussian_critic_fit_names_bad_input() -> None:
     for ridge in (-1.0, float("nan"), float("inf")):
         with pytest.raises(ValueError, match="ridge must be a non-negative finite number"):
             GaussianCritic.fit(torch.randn(50, 2), torch.randn(50, 2), ridge=ridge)
+
+
+def test_quadratic_critic_starts_as_the_gaussian_fit_and_trains_every_term() -> None:
+    torch.manual_seed(0)
+    x = torch.randn(400, 3)
+    y = x[:, :2] + torch.randn(400, 2)
+    gaussian = GaussianCritic.fit(x, y)
+    critic = QuadraticCritic.from_gaussian(gaussian)
+    a, b = torch.randn(7, 3), torch.randn(9, 2)
+    assert torch.allclose(critic(a, b), gaussian(a, b), atol=1e-5)
+    assert torch.allclose(critic.pairs(a, b[:7]), gaussian.pairs(a, b[:7]), atol=1e-5)
+    assert {name for name, _ in critic.named_parameters()} == {"cross", "quad_x", "quad_y", "lin_x", "lin_y", "offset"}
+    assert {name for name, _ in critic.named_buffers()} == {"mean_x", "mean_y"}  # centring is fitted, not trained
+
+
+def test_quadratic_critic_scores_the_pm1_channel_optimum() -> None:
+    # x, y in {-1, 0, 1}-steps: T = sum_i alpha x_i y_i / 2 + beta y_i^2 / 4 with alpha = (ln 2 + c) / 2, beta = (ln 2 - c) / 2
+    # is the log density ratio ln 2 per matched coordinate and -c per impossible one (c -> inf is the optimum)
+    critic, c = QuadraticCritic(1, 1), 30.0
+    with torch.no_grad():
+        critic.cross.fill_((math.log(2) + c) / 4)
+        critic.quad_y.fill_((math.log(2) - c) / 8)
+    x, y = torch.tensor([[1.0], [1.0], [1.0]]), torch.tensor([[2.0], [0.0], [-2.0]])
+    scores = critic.pairs(x, y).tolist()
+    assert scores[0] == pytest.approx(math.log(2), abs=1e-5) and scores[1] == 0.0 and scores[2] == pytest.approx(-c, abs=1e-4)

@@ -58,8 +58,17 @@ def make_optimizer(params: list[Tensor], lr: float, weight_decay: float) -> torc
 class Trainer:
     """The training loop: all pairs of each batch, early stopping on a smoothed validation curve."""
 
-    def __init__(self, critic: nn.Module, config: Any, train: tuple[Tensor, Tensor], val: tuple[Tensor, Tensor]) -> None:
+    def __init__(
+        self,
+        critic: nn.Module,
+        config: Any,
+        train: tuple[Tensor, Tensor],
+        val: tuple[Tensor, Tensor],
+        first_margin: float = 2.0,
+    ) -> None:
+        """``first_margin``: validation standard errors by which the first kept step must beat step 0."""
         self.critic, self.config, self.train, self.val = critic, config, train, val
+        self.first_margin = first_margin
         self.bound = get_bound(config.bound)
         self.optimizer = make_optimizer(list(critic.parameters()), config.lr, config.weight_decay)
         self.generator = torch.Generator().manual_seed(config.seed)
@@ -93,8 +102,8 @@ class Trainer:
         self.smoothed = smoothed
         for key, v in zip(("step", "train", "val", "val_smoothed"), (step, train_value, val_value, smoothed)):
             self.curve[key].append(float(v))
-        # the first trained critic must beat the untrained one (DV = 0) by 2 validation standard errors
-        if smoothed > self.best and (step == 0 or self.best_step > 0 or smoothed > self.best + 2.0 * val_se):
+        # the first trained critic must beat step 0 (the untrained one: DV = 0) by first_margin validation standard errors
+        if smoothed > self.best and (step == 0 or self.best_step > 0 or smoothed > self.best + self.first_margin * val_se):
             self.best, self.best_state, self.since_best = smoothed, copy.deepcopy(self.averaged.state_dict()), 0
             self.best_step = step
             return True

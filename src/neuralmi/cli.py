@@ -32,13 +32,22 @@ def _parser() -> argparse.ArgumentParser:
     est.add_argument("--x", dest="x_cols", help="columns of X in a single table: names or indices, comma-separated, ranges a:b")
     est.add_argument("--y", dest="y_cols", help="columns of Y in a single table")
     est.add_argument("--bound", default=None, help="training bound (default dv); see `neuralmi bounds`")
-    est.add_argument("--critic", default=None, help="critic: separable (default), concat, bilinear or gaussian (closed form)")
+    est.add_argument(
+        "--critic",
+        default=None,
+        help="critic: separable (default), concat, bilinear, gaussian (closed form) or quadratic (the Gaussian fit, trained further)",
+    )
     est.add_argument(
         "--no-gaussian-critic",
         dest="gaussian_critic",
         action="store_false",
         default=None,
         help="do not try the closed-form Gaussian critic beside the trained one",
+    )
+    est.add_argument(
+        "--quadratic-steps",
+        type=int,
+        help="steps refining the Gaussian candidate as a trained quadratic critic (default 500; 0: closed form only)",
     )
     est.add_argument("--steps", type=int, dest="max_steps", help="maximum training steps")
     est.add_argument("--batch-size", type=int)
@@ -147,6 +156,7 @@ def _estimate(args: argparse.Namespace) -> int:
             "lr",
             "lr_schedule",
             "gaussian_critic",
+            "quadratic_steps",
             "test_fraction",
             "preprocess",
             "seed",
