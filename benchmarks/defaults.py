@@ -18,6 +18,7 @@ from neuralmi.benchmark import get_task
 CANDIDATES: dict[str, dict[str, object]] = {
     "default": {},
     "no Gaussian candidate": {"gaussian_critic": False},
+    "Gaussian candidate not refined": {"quadratic_steps": 0},
     "constant lr, 3000 steps (before)": {"lr_schedule": "constant", "max_steps": 3000},
     "js->dv (train JS, report DV)": {"bound": "js"},
     "infonce": {"bound": "infonce"},
