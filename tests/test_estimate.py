@@ -340,6 +340,8 @@ def test_quadratic_critic_alone_trains_from_the_gaussian_fit() -> None:
     for bad in (-1, True, 2.5):
         with pytest.raises(ValueError, match="quadratic_steps must be a non-negative integer"):
             EstimatorConfig(quadratic_steps=bad)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="critic='quadratic' trains the Gaussian fit for quadratic_steps steps, got 0"):
+        EstimatorConfig(critic="quadratic", quadratic_steps=0)
 
 
 def test_user_critic_modules_face_no_gaussian_candidate() -> None:
