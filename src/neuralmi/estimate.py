@@ -305,7 +305,8 @@ def _select_quadratic(
     """Keep the Gaussian critic (refined as a quadratic one, if that helped) if its bound is higher on validation.
 
     Like the first trained critic, it must also beat the untrained critic (DV = 0) by two validation
-    standard errors. The test split plays no part in the choice.
+    standard errors; a fit that does not is not refined either (e.g. an overfitted covariance in
+    many dimensions). The test split plays no part in the choice.
     """
 
     def on_val(critic: nn.Module) -> tuple[float, float]:
@@ -315,7 +316,8 @@ def _select_quadratic(
     candidate: nn.Module = gaussian
     candidate_kind, (value, se) = "gaussian", on_val(gaussian)
     selection = {kind: on_val(trained)[0], "gaussian": value}
-    if cfg.quadratic_steps > 0:
+    # refine only a fit that detects dependence: a quadratic form sees it only through the cross-covariance
+    if cfg.quadratic_steps > 0 and value > 2.0 * se:
         quadratic, trainer = _train_quadratic(gaussian, train, val, cfg)
         if trainer.best_step > 0:
             candidate, candidate_kind, (value, se) = quadratic, "quadratic", on_val(quadratic)
