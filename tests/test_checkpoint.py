@@ -114,6 +114,7 @@ def test_finished_checkpoint_gives_the_same_result_without_training(
 
     monkeypatch.setattr(_train.Trainer, "_train_step", step)
     assert_same(quiet(checkpoint=path, device="cpu"), reference)  # device and checkpoint_every may change
+    assert_same(quiet(checkpoint=path, quadratic_steps=0), reference)  # so may the candidates: they are not in the file
 
 
 def test_diverged_run_is_resumed_as_diverged(tmp_path: Path) -> None:

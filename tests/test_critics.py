@@ -169,7 +169,7 @@ def test_gaussian_critic_fit_names_bad_input() -> None:
             GaussianCritic.fit(torch.randn(50, 2), torch.randn(50, 2), ridge=ridge)
 
 
-def test_quadratic_critic_starts_as_the_gaussian_fit_and_trains_every_term() -> None:
+def test_quadratic_critic_starts_as_the_gaussian_fit_and_scores_every_term() -> None:
     torch.manual_seed(0)
     x = torch.randn(400, 3)
     y = x[:, :2] + torch.randn(400, 2)
@@ -180,6 +180,14 @@ def test_quadratic_critic_starts_as_the_gaussian_fit_and_trains_every_term() -> 
     assert torch.allclose(critic.pairs(a, b[:7]), gaussian.pairs(a, b[:7]), atol=1e-5)
     assert {name for name, _ in critic.named_parameters()} == {"cross", "quad_x", "quad_y", "lin_x", "lin_y", "offset"}
     assert {name for name, _ in critic.named_buffers()} == {"mean_x", "mean_y"}  # centring is fitted, not trained
+    with torch.no_grad():  # every term non-zero: all pairs and aligned pairs must still agree
+        for tensor in (*critic.parameters(), *critic.buffers()):
+            tensor.add_(torch.randn_like(tensor))
+    assert torch.allclose(critic(a, b[:7]).diagonal(), critic.pairs(a, b[:7]), atol=1e-5)
+    with torch.no_grad():
+        before, linear = critic.pairs(a, b[:7]), (a - critic.mean_x) @ critic.lin_x
+        critic.lin_x.zero_()
+        assert torch.allclose(before - critic.pairs(a, b[:7]), linear, atol=1e-4)  # a^T x̃ enters once, per x
 
 
 def test_quadratic_critic_scores_the_pm1_channel_optimum() -> None:

@@ -61,6 +61,7 @@ def test_plus_minus_one_tensor_example() -> None:
     y = x + rng.choice([-1.0, 1.0], size=(10_000, 7))
     result = quiet(x, y)
     assert result.bits == pytest.approx(result.nats / math.log(2))
+    assert result.critic_kind == "quadratic", result.selection  # the network alone lands 4 SE low here
     assert_covers(result, 3.5 * math.log(2))
 
 
@@ -285,11 +286,16 @@ def test_gaussian_critic_is_kept_when_it_wins_on_validation() -> None:
     assert_covers(result, 1.5)
 
 
-def test_trained_critic_is_kept_where_no_quadratic_can_follow() -> None:
+def test_trained_critic_is_kept_where_no_quadratic_can_follow(monkeypatch: pytest.MonkeyPatch) -> None:
+    import neuralmi.estimate
+
+    refined, real = [], neuralmi.estimate._train_quadratic
+    monkeypatch.setattr(neuralmi.estimate, "_train_quadratic", lambda *a: refined.append(1) or real(*a))
     rng = np.random.default_rng(32)
     x = rng.choice([-1.0, 1.0], size=3000)
     y = x + 0.5 * rng.normal(size=3000)  # binary input: the log ratio has a log-cosh term in y
     result = quiet(x, y, max_steps=600)
+    assert refined == [1]  # the fit detects dependence, so it was refined, and still lost
     assert result.critic_kind == "separable" and result.selection["separable"] > result.selection["gaussian"]
     assert result.selection["separable"] > result.selection.get("quadratic", -math.inf)
 
@@ -348,6 +354,18 @@ def test_quadratic_critic_alone_trains_from_the_gaussian_fit() -> None:
             EstimatorConfig(quadratic_steps=bad)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="critic='quadratic' trains the Gaussian fit for quadratic_steps steps, got 0"):
         EstimatorConfig(critic="quadratic", quadratic_steps=0)
+    for fitted in ("gaussian", "quadratic"):
+        with pytest.raises(ValueError, match=f"checkpoint applies to a trained network; critic='{fitted}'"):
+            EstimatorConfig(critic=fitted, checkpoint="run.ckpt")
+
+
+def test_refinement_trains_without_the_networks_weight_decay() -> None:
+    rng = np.random.default_rng(35)
+    x = rng.choice([-1.0, 1.0], size=(3000, 3))
+    y = x + rng.choice([-1.0, 1.0], size=(3000, 3))
+    plain = quiet(x, y, critic="quadratic")
+    decayed = quiet(x, y, critic="quadratic", weight_decay=1.0)  # would erase the fit at lr 0.1 in ~50 steps
+    assert decayed.nats == plain.nats and decayed.curve == plain.curve
 
 
 def test_user_critic_modules_face_no_gaussian_candidate() -> None:

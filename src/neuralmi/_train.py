@@ -35,8 +35,12 @@ STATE = (
 )
 """Trainer attributes a checkpoint holds besides the critics, the optimiser and the generator."""
 
-NOT_COMPARED = ("progress", "checkpoint", "checkpoint_every", "device")
-"""Config fields that may differ on resumption (a GPU run may resume on the CPU, though not bit for bit)."""
+NOT_COMPARED = ("progress", "checkpoint", "checkpoint_every", "device", "gaussian_critic", "quadratic_steps")
+"""Config fields that may differ on resumption (a GPU run may resume on the CPU, though not bit for bit).
+
+The candidates beside the trained critic (``gaussian_critic``, ``quadratic_steps``) are fitted after
+training and never checkpointed, so they may change too.
+"""
 
 
 def _progress(total: int, initial: int, enabled: bool) -> Any:

@@ -58,9 +58,11 @@ LN2 = math.log(2.0)
 GAUSSIAN_MAX_FEATURES = 1024
 """The Gaussian critic is a candidate only up to this many x plus y features (its covariance is (d, d))."""
 
-QUADRATIC_TRAINING: dict[str, Any] = {"lr": 0.1, "lr_schedule": "constant", "eval_every": 50, "patience": 4}
+QUADRATIC_TRAINING: dict[str, Any] = {"lr": 0.1, "lr_schedule": "constant", "eval_every": 50, "patience": 4, "weight_decay": 0.0}
 """How the quadratic critic trains from the Gaussian fit: a larger step than a network's for its few
-parameters, checked every 50 steps, stopped after 4 checks without a new best (200 steps where the fit is best)."""
+parameters, checked every 50 steps, stopped after 4 checks without a new best (200 steps where the
+fit is best), and no weight decay (it would shrink the fit). The bound, batch size, Polyak rate,
+smoothing and plateau halving are the config's."""
 
 LR_SCHEDULES = ("cosine", "constant")
 """Learning-rate schedules over ``max_steps`` (a plateau on validation halves the rate on top)."""
@@ -124,6 +126,10 @@ class EstimatorConfig:
             raise ValueError(f"preprocess must be one of {sorted(PREPROCESSORS)}, got {self.preprocess!r}")
         if self.critic not in CRITICS:
             raise ValueError(f"unknown critic {self.critic!r}; choose one of {sorted(CRITICS)}")
+        if self.checkpoint is not None and self.critic in ("gaussian", "quadratic"):
+            raise ValueError(
+                f"checkpoint applies to a trained network; critic={self.critic!r} is fitted in seconds and never checkpointed"
+            )
         if self.checkpoint is not None:  # a PathLike is kept as its string, so the config stays JSON-safe
             if not isinstance(self.checkpoint, (str, os.PathLike)):
                 raise ValueError(f"checkpoint must be a file path or None, got {self.checkpoint!r}")
@@ -192,7 +198,7 @@ class MIResult:
     standardizers: tuple[Preprocessor, Preprocessor] | None = field(default=None, repr=False)
     x_shape: tuple[int, ...] = ()
     y_shape: tuple[int, ...] = ()
-    critic_kind: str = ""  # the reported critic: the config's critic name, "gaussian", or a custom module's class
+    critic_kind: str = ""  # the reported critic: the config's critic name, "gaussian", "quadratic", or a custom module's class
     selection: dict[str, float] = field(default_factory=dict)  # validation DV of each candidate critic
 
     @property
