@@ -54,13 +54,16 @@ _REFINE = neuralmi.estimate._train_quadratic
 neuralmi.estimate._train_quadratic = _timed_refinement
 
 
-def refinement_line(label: str, calls: list[float]) -> str:
-    """The median cost of the quadratic refinement over the last len(calls) calls, beside the whole call."""
-    spent = REFINEMENTS[-len(calls) :]
+def refinement_line(label: str, calls: list[float], first: int) -> str:
+    """The median cost of the quadratic refinements recorded since ``REFINEMENTS[first]``, beside the whole calls."""
+    spent = REFINEMENTS[first:]
+    if not spent:
+        return f"  {label}: no refinement ran (the Gaussian fit did not beat the untrained critic) in {len(calls)} calls"
     secs = statistics.median(t for t, _ in spent)
     return (
-        f"  {label}: quadratic refinement median {secs:.2f} s ({[n for _, n in spent]} steps) "
-        f"of a median {statistics.median(calls):.2f} s call ({100 * secs / statistics.median(calls):.0f}%)"
+        f"  {label}: quadratic refinement in {len(spent)} of {len(calls)} calls, median {secs:.2f} s "
+        f"({[n for _, n in spent]} steps) of a median {statistics.median(calls):.2f} s call "
+        f"({100 * secs / statistics.median(calls):.0f}%)"
     )
 
 
@@ -74,6 +77,7 @@ def main() -> None:
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}")
 
     x, y = get_task("gaussian_5d_3nat").sample(seed=0)
+    first = len(REFINEMENTS)
     runs = [estimate_mi(x, y, progress=False, seed=s) for s in range(args.repeats)]
     secs = statistics.median(r.seconds for r in runs)
     errs = [abs(r.nats - 3.0) / 3.0 for r in runs]
@@ -81,10 +85,11 @@ def main() -> None:
     print(
         f"  estimates {[round(r.nats, 3) for r in runs]} (truth 3.0), median relative error {100 * statistics.median(errs):.1f}%"
     )
-    print(refinement_line("this task", [r.seconds for r in runs]))
+    print(refinement_line("this task", [r.seconds for r in runs], first))
     px, py = get_task("pm1_vector_7").sample(seed=0)
+    first = len(REFINEMENTS)
     pm1 = [estimate_mi(px, py, progress=False, seed=s) for s in range(args.repeats)]
-    print(refinement_line(f"±1 channel (reported by {[r.critic_kind for r in pm1]})", [r.seconds for r in pm1]))
+    print(refinement_line(f"±1 channel (reported by {[r.critic_kind for r in pm1]})", [r.seconds for r in pm1], first))
 
     steps = 1000
     # the training loop's throughput: the candidates fitted beside it (timed in the first line) are off here
