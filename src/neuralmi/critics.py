@@ -17,6 +17,7 @@ from torch import Tensor, nn
 
 __all__ = [
     "CRITICS",
+    "FITTED_CRITICS",
     "Activation",
     "BilinearCritic",
     "ConcatCritic",
@@ -228,6 +229,11 @@ class _QuadraticForm(Critic):
     mean_y: Tensor
     cross: Tensor
 
+    def _centred(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        """(x̃, ỹ): the encoded features minus their fitted means."""
+        ex, ey = self.encode(x, y)
+        return ex - self.mean_x, ey - self.mean_y
+
     def _sides(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """(x̃, ỹ, u(x), v(y)): the centred features and the terms in x or y alone."""
         raise NotImplementedError
@@ -315,8 +321,7 @@ class GaussianCritic(_QuadraticForm):
         return critic
 
     def _sides(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        ex, ey = self.encode(x, y)
-        cx, cy = ex - self.mean_x, ey - self.mean_y
+        cx, cy = self._centred(x, y)
         return cx, cy, _quadratic(cx, self.quad_x) + self.gaussian_mi, _quadratic(cy, self.quad_y)
 
 
@@ -357,8 +362,7 @@ class QuadraticCritic(_QuadraticForm):
         return critic
 
     def _sides(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        ex, ey = self.encode(x, y)
-        cx, cy = ex - self.mean_x, ey - self.mean_y
+        cx, cy = self._centred(x, y)
         return cx, cy, _quadratic(cx, self.quad_x) + cx @ self.lin_x + self.offset, _quadratic(cy, self.quad_y) + cy @ self.lin_y
 
 
@@ -370,6 +374,9 @@ CRITICS: dict[str, Callable[..., Critic]] = {
     "quadratic": QuadraticCritic,
 }
 """Critic classes by name (hand-written)."""
+
+FITTED_CRITICS = ("gaussian", "quadratic")
+"""Critics that start from a closed-form fit to data rather than a random initialisation."""
 
 
 def make_critic(name: str, x_dim: int, y_dim: int, **kwargs: object) -> Critic:

@@ -26,7 +26,7 @@ from torch import Tensor, nn
 from neuralmi._evaluate import REPORTABLE, score_blocks, summarise
 from neuralmi._train import Trainer
 from neuralmi.bounds import BOUNDS
-from neuralmi.critics import CRITICS, Activation, GaussianCritic, QuadraticCritic, make_critic
+from neuralmi.critics import CRITICS, FITTED_CRITICS, Activation, GaussianCritic, QuadraticCritic, make_critic
 from neuralmi.data import PREPROCESSORS, Preprocessor, as_samples, check_pair, split_indices
 
 __all__ = ["REPORT_WITH", "EstimatorConfig", "MIResult", "MIWarning", "build_critic", "estimate_mi", "pick_device"]
@@ -126,7 +126,7 @@ class EstimatorConfig:
             raise ValueError(f"preprocess must be one of {sorted(PREPROCESSORS)}, got {self.preprocess!r}")
         if self.critic not in CRITICS:
             raise ValueError(f"unknown critic {self.critic!r}; choose one of {sorted(CRITICS)}")
-        if self.checkpoint is not None and self.critic in ("gaussian", "quadratic"):
+        if self.checkpoint is not None and self.critic in FITTED_CRITICS:
             raise ValueError(
                 f"checkpoint applies to a trained network; critic={self.critic!r} is fitted in seconds and never checkpointed"
             )
@@ -263,7 +263,7 @@ def build_critic(config: EstimatorConfig, x_dim: int, y_dim: int) -> nn.Module:
             )
         if config.critic == "concat":
             return make_critic("concat", x_dim, y_dim, hidden=config.hidden, activation=config.activation)
-        return make_critic(config.critic, x_dim, y_dim)  # bilinear, or an unfitted gaussian (for loading)
+        return make_critic(config.critic, x_dim, y_dim)  # bilinear, or an unfitted gaussian / quadratic
 
 
 def _warn(result: MIResult, n_negatives: int) -> None:
@@ -277,7 +277,7 @@ def _warn(result: MIResult, n_negatives: int) -> None:
             f"estimate {result.nats:.3f} nats is near the ceiling {ceiling:.3f} nats ({what}) of the {result.report} bound; "
             "the true MI may be higher: use more samples"
         )
-    if not result.diverged and result.steps > 0 and result.kept_step == 0 and result.critic_kind not in ("gaussian", "quadratic"):
+    if not result.diverged and result.steps > 0 and result.kept_step == 0 and result.critic_kind not in FITTED_CRITICS:
         messages.append(
             "no trained critic beat the untrained one (which scores every pair 0) by 2 standard errors on validation data: "
             "no dependence detected, and the estimate is 0 with a zero-width interval by construction"
@@ -383,7 +383,7 @@ def estimate_mi(
     dims = int(np.prod(xs.shape[1:])), int(np.prod(ys.shape[1:]))
     selection: dict[str, float] = {}
     model: nn.Module
-    if critic is None and cfg.critic in ("gaussian", "quadratic"):  # closed form, refined by training if quadratic
+    if critic is None and cfg.critic in FITTED_CRITICS:  # closed form, refined by training if quadratic
         try:
             model = GaussianCritic.fit(*train)
         except ValueError as err:

@@ -158,7 +158,7 @@ class SavedEstimator:
 
 def load(directory: str | Path) -> SavedEstimator:
     """Load an estimator saved by :func:`save` (weights only: nothing is unpickled)."""
-    from neuralmi.critics import make_critic
+    from neuralmi.critics import FITTED_CRITICS, make_critic
     from neuralmi.estimate import EstimatorConfig, build_critic
 
     d = Path(directory)
@@ -172,7 +172,7 @@ def load(directory: str | Path) -> SavedEstimator:
     cfg = EstimatorConfig(**cfg_fields)
     dims = int(np.prod(summary["x_shape"])), int(np.prod(summary["y_shape"]))
     kind = summary.get("critic_kind")
-    critic = make_critic(kind, *dims) if kind in ("gaussian", "quadratic") else build_critic(cfg, *dims)
+    critic = make_critic(kind, *dims) if kind in FITTED_CRITICS else build_critic(cfg, *dims)
     critic.load_state_dict(torch.load(d / "critic.pt", weights_only=True, map_location="cpu"))
     critic.eval()
     prep = PREPROCESSORS[cfg.preprocess]
