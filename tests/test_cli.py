@@ -44,6 +44,12 @@ def test_gaussian_critic_flags(pair: tuple[Path, Path], capsys: pytest.CaptureFi
     )
     refined = json.loads(capsys.readouterr().out)
     assert refined["critic_kind"] == "quadratic" and refined["config"]["quadratic_steps"] == 100 and refined["steps"] <= 100
+    for bad, message in (
+        (["--quadratic-steps", "-1"], "quadratic_steps must be a non-negative integer, got -1"),
+        (["--critic", "quadratic", "--quadratic-steps", "0"], "critic='quadratic' trains the Gaussian fit"),
+    ):
+        assert main(["estimate", str(pair[0]), str(pair[1]), "--quiet", *bad]) == 2
+        assert message in capsys.readouterr().err
 
 
 def test_estimate_one_line(pair: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
