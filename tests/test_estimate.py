@@ -104,10 +104,14 @@ def test_result_fields_and_summary(small_result: MIResult) -> None:
     assert r.ci[1] - r.nats == pytest.approx(1.959964 * r.stderr)
     assert r.n_train + r.n_val + r.n_test == 1200 and r.n_test == 360
     assert r.bound == "dv" and r.report == "dv"
-    assert len(r.curve["train"]) == len(r.curve["val"]) == len(r.curve["step"]) >= 1
+    network = r.candidates["separable"]["curve"]  # the curve describes the reported critic; each candidate keeps its own
+    assert len(network["train"]) == len(network["val"]) == len(network["step"]) >= 1
+    assert r.curve == r.candidates[r.critic_kind]["curve"] and r.steps == r.candidates[r.critic_kind]["steps"]
     assert "nats" in str(r) and "bits" in str(r) and "95% CI" in str(r)
     d = r.to_dict()
-    json.dumps(d)
+    json.loads(json.dumps(d, allow_nan=False), parse_constant=lambda c: pytest.fail(f"non-standard JSON constant {c}"))
+    assert d["candidates"]["separable"]["curve"]["train"][0] is None  # step 0 has no training value: null, never NaN
+    assert d["threads"] >= 1 and d["device"] == "cpu" and d["detected"] is True
     for key in ("mi_nats", "mi_bits", "stderr", "ci_low", "ci_high", "n_train", "n_test", "bound", "seconds"):
         assert key in d
     assert isinstance(r.critic, torch.nn.Module) and r.config.seed == 5
@@ -220,7 +224,8 @@ def test_negative_estimate_warns() -> None:
 def test_independent_data_never_pass_the_significance_gate() -> None:
     rng = np.random.default_rng(2)
     r = quiet(rng.normal(size=(600, 3)), rng.normal(size=(600, 2)), max_steps=300)
-    assert r.kept_step == 0 and r.nats == 0.0 and any("2 standard errors" in m for m in r.warnings)
+    assert not r.detected and r.nats == 0.0 and any("2 standard errors" in m for m in r.warnings)
+    assert r.ci[0] == 0.0 and r.ci[1] >= 0.0 and r.stderr > 0  # no zero-width interval passed off as a measurement
 
 
 def test_cosine_schedule_runs_from_lr_to_a_tenth() -> None:
@@ -289,8 +294,8 @@ def test_gaussian_critic_is_kept_when_it_wins_on_validation() -> None:
 def test_trained_critic_is_kept_where_no_quadratic_can_follow(monkeypatch: pytest.MonkeyPatch) -> None:
     import neuralmi.estimate
 
-    refined, real = [], neuralmi.estimate._train_quadratic
-    monkeypatch.setattr(neuralmi.estimate, "_train_quadratic", lambda *a: refined.append(1) or real(*a))
+    refined, real = [], neuralmi.estimate.fit_quadratic
+    monkeypatch.setattr(neuralmi.estimate, "fit_quadratic", lambda *a: refined.append(1) or real(*a))
     rng = np.random.default_rng(32)
     x = rng.choice([-1.0, 1.0], size=3000)
     y = x + 0.5 * rng.normal(size=3000)  # binary input: the log ratio has a log-cosh term in y
@@ -319,11 +324,11 @@ def test_gaussian_candidate_must_beat_the_untrained_critic(monkeypatch: pytest.M
     def refine(*args: object) -> None:
         pytest.fail("a fit that detects no dependence was refined")
 
-    monkeypatch.setattr(neuralmi.estimate, "_train_quadratic", refine)
+    monkeypatch.setattr(neuralmi.estimate, "fit_quadratic", refine)
     rng = np.random.default_rng(33)
     x, y = rng.normal(size=(2000, 5)), rng.normal(size=(2000, 5))  # independent
     result = quiet(x, y, max_steps=200)
-    assert result.critic_kind == "separable" and result.nats == 0.0 and set(result.selection) == {"separable", "gaussian"}
+    assert not result.detected and result.nats == 0.0 and set(result.selection) == {"separable", "gaussian"}
 
 
 def test_gaussian_candidate_can_be_turned_off_or_asked_for_alone() -> None:

@@ -9,10 +9,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-__all__ = ["REPORTABLE", "HeldOut", "score_blocks", "summarise"]
+from neuralmi.bounds import REPORTABLE
 
-REPORTABLE = ("dv", "nwj", "infonce")
-"""Bounds an estimate can be reported with: each a smooth function of per-sample statistics."""
+__all__ = ["HeldOut", "score_blocks", "summarise"]
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -28,9 +29,14 @@ from neuralmi.divergences import FKind, f_divergence
 
 __all__ = [
     "BOUNDS",
+    "MATRIX_ONLY",
     "MI_BOUNDS",
+    "REGISTRY",
+    "REPORTABLE",
+    "REPORT_WITH",
     "UPPER_BOUNDS",
     "Bound",
+    "BoundEntry",
     "FKind",
     "club",
     "donsker_varadhan",
@@ -41,6 +47,7 @@ __all__ = [
     "interpolated",
     "js",
     "l1out",
+    "needs_matrix",
     "nwj",
     "smile",
     "tuba",
@@ -237,34 +244,77 @@ def _f(kind: FKind) -> Bound:
     return bound
 
 
-BOUNDS: dict[str, Bound] = {
-    "dv": donsker_varadhan,
-    "donsker_varadhan": donsker_varadhan,
-    "mine": donsker_varadhan,
-    "nwj": nwj,
-    "mine_f": nwj,
-    "infonce": infonce,
-    "nce": infonce,
-    "js": js,
-    "smile": smile,
-    "tuba": tuba,
-    "interpolated": interpolated,
-    "f_kl": _f("kl"),
-    "f_reverse_kl": _f("reverse_kl"),
-    "f_pearson": _f("pearson"),
-    "f_hellinger": _f("hellinger"),
-    "f_js": _f("js"),
-    "f_gan": _f("gan"),
-}
-"""Lower bounds and f-divergence objectives by name (hand-written; aliases share a function)."""
+@dataclass(frozen=True)
+class BoundEntry:
+    """A registered bound: its function and every fact the estimator, the reports and the losses need.
 
-MI_BOUNDS: frozenset[str] = frozenset(
-    {"dv", "donsker_varadhan", "mine", "nwj", "mine_f", "infonce", "nce", "smile", "tuba", "interpolated", "f_kl"}
-)
+    Attributes:
+        fn: the bound, a function of a score matrix (see the module docstring).
+        reports_with: the bound whose held-out value reports a critic trained with this one, or
+            None where the estimator cannot use it (MILoss only).
+        matrix_only: True if it needs the full (N, N) matrix (no shuffled-pair sampler).
+        held_out: True if it can itself report a held-out estimate with an error bar.
+        mi: True if its value is itself a lower bound on I(X;Y) in nats.
+    """
+
+    fn: Bound
+    reports_with: str | None
+    matrix_only: bool = False
+    held_out: bool = False
+    mi: bool = False
+
+
+_DV = BoundEntry(donsker_varadhan, "dv", held_out=True, mi=True)
+_NWJ = BoundEntry(nwj, "dv", held_out=True, mi=True)
+_NCE = BoundEntry(infonce, "infonce", matrix_only=True, held_out=True, mi=True)
+
+REGISTRY: dict[str, BoundEntry] = {
+    "dv": _DV,
+    "donsker_varadhan": _DV,
+    "mine": _DV,
+    "nwj": _NWJ,
+    "mine_f": _NWJ,
+    "infonce": _NCE,
+    "nce": _NCE,
+    # JS, GAN and SMILE critics converge to the log density ratio up to a constant, which DV ignores
+    "js": BoundEntry(js, "dv"),
+    "smile": BoundEntry(smile, "dv", mi=True),
+    "tuba": BoundEntry(tuba, "dv", mi=True),
+    # the interpolated bound's optimal critic carries a y-dependent normaliser neither DV nor InfoNCE ignores
+    "interpolated": BoundEntry(interpolated, None, matrix_only=True, mi=True),
+    "f_kl": BoundEntry(_f("kl"), "dv", mi=True),
+    "f_reverse_kl": BoundEntry(_f("reverse_kl"), None),
+    "f_pearson": BoundEntry(_f("pearson"), None),
+    "f_hellinger": BoundEntry(_f("hellinger"), None),
+    "f_js": BoundEntry(_f("js"), None),
+    "f_gan": BoundEntry(_f("gan"), "dv"),
+}
+"""Every bound by name with its facts (hand-written; aliases share an entry). The one home of bound facts."""
+
+BOUNDS: dict[str, Bound] = {name: entry.fn for name, entry in REGISTRY.items()}
+"""Lower bounds and f-divergence objectives by name: the functions of :data:`REGISTRY`."""
+
+MI_BOUNDS: frozenset[str] = frozenset(name for name, entry in REGISTRY.items() if entry.mi)
 """Names whose value is itself a lower bound on I(X;Y) in nats."""
+
+REPORT_WITH: dict[str, str] = {name: e.reports_with for name, e in REGISTRY.items() if e.reports_with is not None}
+"""Which bound reports the held-out estimate of a critic trained with each bound (from :data:`REGISTRY`)."""
+
+REPORTABLE: tuple[str, ...] = tuple(name for name in ("dv", "nwj", "infonce") if REGISTRY[name].held_out)
+"""Bounds an estimate can be reported with on held-out data (each a smooth function of per-sample statistics)."""
+
+MATRIX_ONLY: frozenset[str] = frozenset(name for name, entry in REGISTRY.items() if entry.matrix_only)
+"""Names of bounds that need the full score matrix."""
 
 UPPER_BOUNDS: dict[str, Callable[[Tensor], Tensor]] = {"club": club, "l1out": l1out}
 """Upper bounds on I(X;Y) over log q(y_j | x_i) matrices, by name."""
+
+
+def needs_matrix(bound: str | Bound) -> bool:
+    """True if ``bound`` (a name or a registered function) needs the full (N, N) score matrix."""
+    if isinstance(bound, str):
+        return bound in MATRIX_ONLY
+    return any(entry.fn is bound and entry.matrix_only for entry in REGISTRY.values())
 
 
 def get_bound(bound: str | Bound) -> Bound:

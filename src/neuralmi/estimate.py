@@ -10,12 +10,14 @@ No number is ever computed on samples the critic was trained or selected on.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
 import os
 import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -23,46 +25,32 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from neuralmi._evaluate import REPORTABLE, score_blocks, summarise
-from neuralmi._train import Trainer
-from neuralmi.bounds import BOUNDS
-from neuralmi.critics import CRITICS, FITTED_CRITICS, Activation, GaussianCritic, QuadraticCritic, make_critic
+from neuralmi._evaluate import score_blocks, summarise
+from neuralmi.bounds import BOUNDS, REPORT_WITH, REPORTABLE
+from neuralmi.candidates import QUADRATIC_TRAINING, Candidate, fit_gaussian, fit_network, fit_quadratic, select
+from neuralmi.critics import CRITICS, FITTED_CRITICS, Activation, GaussianCritic, make_critic
 from neuralmi.data import PREPROCESSORS, Preprocessor, as_samples, check_pair, split_indices
 
-__all__ = ["REPORT_WITH", "EstimatorConfig", "MIResult", "MIWarning", "build_critic", "estimate_mi", "pick_device"]
-
-REPORT_WITH: dict[str, str] = {
-    "js": "dv",
-    "f_gan": "dv",
-    "smile": "dv",
-    "dv": "dv",
-    "donsker_varadhan": "dv",
-    "mine": "dv",
-    "nwj": "dv",
-    "mine_f": "dv",
-    "f_kl": "dv",
-    "tuba": "dv",
-    "infonce": "infonce",
-    "nce": "infonce",
-}
-"""Which bound reports the held-out estimate for each training bound (hand-written pairs).
-
-Critics trained with JS/GAN, DV, NWJ, KL or SMILE converge to the log density ratio up to a
-constant, which DV is invariant to, so they are reported with DV; InfoNCE critics are only
-defined up to a per-row shift, so they report InfoNCE. The interpolated bound's optimal critic
-carries a y-dependent normaliser that neither DV nor InfoNCE is invariant to: it is for MILoss only.
-"""
+__all__ = [
+    "QUADRATIC_TRAINING",
+    "REPORT_WITH",
+    "EstimatorConfig",
+    "MIResult",
+    "MIWarning",
+    "Prepared",
+    "build_critic",
+    "default_threads",
+    "estimate_mi",
+    "fit",
+    "pick_device",
+    "prepare",
+    "report",
+]
 
 LN2 = math.log(2.0)
 
 GAUSSIAN_MAX_FEATURES = 1024
 """The Gaussian critic is a candidate only up to this many x plus y features (its covariance is (d, d))."""
-
-QUADRATIC_TRAINING: dict[str, Any] = {"lr": 0.1, "lr_schedule": "constant", "eval_every": 50, "patience": 4, "weight_decay": 0.0}
-"""How the quadratic critic trains from the Gaussian fit: a larger step than a network's for its few
-parameters, checked every 50 steps, stopped after 4 checks without a new best (200 steps where the
-fit is best), and no weight decay (it would shrink the fit). The bound, batch size, Polyak rate,
-smoothing and plateau halving are the config's."""
 
 LR_SCHEDULES = ("cosine", "constant")
 """Learning-rate schedules over ``max_steps`` (a plateau on validation halves the rate on top)."""
@@ -175,9 +163,25 @@ class EstimatorConfig:
         return self.report or REPORT_WITH[self.bound]
 
 
+def _finite(value: Any) -> Any:
+    """``value`` with every non-finite float replaced by None, recursively: strict JSON has no NaN."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
 @dataclass
 class MIResult:
-    """An MI estimate on held-out samples, with its error bar and how it was made."""
+    """An MI estimate on held-out samples, with its error bar and how it was made.
+
+    Every field describes the critic that is reported (``critic_kind``): its training steps,
+    curve and divergence. ``candidates`` records each candidate critic's validation value and
+    curve; ``selection`` is their validation values alone.
+    """
 
     nats: float
     stderr: float
@@ -199,7 +203,12 @@ class MIResult:
     x_shape: tuple[int, ...] = ()
     y_shape: tuple[int, ...] = ()
     critic_kind: str = ""  # the reported critic: the config's critic name, "gaussian", "quadratic", or a custom module's class
-    selection: dict[str, float] = field(default_factory=dict)  # validation DV of each candidate critic
+    selection: dict[str, float] = field(default_factory=dict)  # validation value of each candidate critic
+    detected: bool = True  # some candidate beat the untrained critic by 2 validation standard errors
+    still_improving: bool = False  # the reported critic's step budget ran out while it was still improving
+    candidates: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
+    threads: int = 1
+    device: str = "cpu"
 
     @property
     def bits(self) -> float:
@@ -215,7 +224,7 @@ class MIResult:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-safe summary (no tensors, no modules)."""
+        """JSON-safe summary (no tensors, no modules; non-finite numbers become null)."""
         config = {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self.config).items()}
         out = {
             "mi_nats": self.nats,
@@ -233,14 +242,61 @@ class MIResult:
             "kept_step": self.kept_step,
             "seconds": self.seconds,
             "diverged": self.diverged,
+            "detected": self.detected,
+            "still_improving": self.still_improving,
             "critic_kind": self.critic_kind,
             "selection": dict(self.selection),
+            "candidates": self.candidates,
+            "threads": self.threads,
+            "device": self.device,
             "warnings": list(self.warnings),
             "curve": self.curve,
             "config": config,
         }
-        json.dumps(out)  # fail here, not in the user's serialiser
+        out = _finite(out)
+        json.dumps(out, allow_nan=False)  # fail here, not in the user's serialiser
         return out
+
+    def evaluate(self, x: Any, y: Any, report: str | None = None) -> MIResult:
+        """The fitted critic's held-out bound on new paired samples, as a result with its own error bar.
+
+        The samples go through the preprocessing fitted on the training split; ``report`` picks
+        another reporting bound. Nothing is trained; ``n_test`` is the new sample count.
+        """
+        if self.standardizers is None:
+            raise ValueError("this result holds no fitted preprocessing; it cannot score new samples")
+        report = report or self.report
+        if report not in REPORTABLE:
+            raise ValueError(f"report must be one of {REPORTABLE}, got {report!r}")
+        xs, ys = as_samples(x, "x"), as_samples(y, "y")
+        check_pair(xs, ys, 4)
+        for name, arr, shape in (("x", xs, self.x_shape), ("y", ys, self.y_shape)):
+            if tuple(arr.shape[1:]) != tuple(shape):
+                raise ValueError(f"{name} samples have shape {arr.shape[1:]}, the critic was fitted on {tuple(shape)}")
+        device = _module_device(self.critic)
+        tx, ty = (torch.from_numpy(s(a)).to(device) for s, a in zip(self.standardizers, (xs, ys)))
+        start = time.perf_counter()
+        nats, stderr = summarise(score_blocks(self.critic, tx, ty, self.config.eval_batch_size), report)
+        return dataclasses.replace(
+            self,
+            nats=nats,
+            stderr=stderr,
+            ci=_interval(nats, stderr),
+            report=report,
+            n_test=len(xs),
+            seconds=time.perf_counter() - start,
+            warnings=[],
+        )
+
+
+def _module_device(module: nn.Module) -> torch.device:
+    for tensor in (*module.parameters(), *module.buffers()):
+        return tensor.device
+    return torch.device("cpu")
+
+
+def _interval(nats: float, stderr: float) -> tuple[float, float]:
+    return (nats - Z95 * stderr, nats + Z95 * stderr)
 
 
 def pick_device(device: str | torch.device | None) -> torch.device:
@@ -266,7 +322,126 @@ def build_critic(config: EstimatorConfig, x_dim: int, y_dim: int) -> nn.Module:
         return make_critic(config.critic, x_dim, y_dim)  # bilinear, or an unfitted gaussian / quadratic
 
 
-def _warn(result: MIResult, n_negatives: int) -> None:
+# ---------------------------------------------------------------- prepare
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The prepare stage's output: preprocessed train / validation / test tensors and what made them."""
+
+    train: tuple[Tensor, Tensor]
+    val: tuple[Tensor, Tensor]
+    test: tuple[Tensor, Tensor]
+    scalers: tuple[Preprocessor, Preprocessor]
+    x_shape: tuple[int, ...]
+    y_shape: tuple[int, ...]
+    device: torch.device
+
+    @property
+    def dims(self) -> tuple[int, int]:
+        """Features per sample of x and of y."""
+        return int(np.prod(self.x_shape)), int(np.prod(self.y_shape))
+
+
+MIN_VAL_ROWS = 4
+"""The fewest validation rows: below this the stopping rule and the candidate choice are noise."""
+
+
+def prepare(x: Any, y: Any, cfg: EstimatorConfig) -> Prepared:
+    """Validate, split by index (seeded), fit preprocessing on the training split, move to the device."""
+    xs, ys = as_samples(x, "x"), as_samples(y, "y")
+    check_pair(xs, ys, 3 * 4)  # every split needs a few pairs
+    train_idx, val_idx, test_idx = split_indices(len(xs), (1 - cfg.test_fraction - cfg.val_fraction, cfg.val_fraction), cfg.seed)
+    if min(len(train_idx), len(test_idx)) < 4:
+        raise ValueError(
+            f"too few rows to split: {len(xs)} samples give {len(train_idx)} for training and {len(test_idx)} for testing"
+        )
+    if len(val_idx) < MIN_VAL_ROWS:
+        raise ValueError(
+            f"too few rows for a validation split: {len(xs)} samples with val_fraction={cfg.val_fraction} give "
+            f"{len(val_idx)} validation rows, need at least {MIN_VAL_ROWS}; pass more samples or a larger val_fraction"
+        )
+    prep = PREPROCESSORS[cfg.preprocess]
+    scalers = (prep.fit(xs[train_idx]), prep.fit(ys[train_idx]))
+    device = pick_device(cfg.device)
+
+    def part(idx: np.ndarray) -> tuple[Tensor, Tensor]:
+        return tuple(torch.from_numpy(s(a[idx])).to(device) for s, a in zip(scalers, (xs, ys)))  # type: ignore[return-value]
+
+    return Prepared(part(train_idx), part(val_idx), part(test_idx), scalers, tuple(xs.shape[1:]), tuple(ys.shape[1:]), device)
+
+
+# ---------------------------------------------------------------- fit
+
+
+def _gaussian_fits(data: Prepared) -> bool:
+    """The Gaussian critic is a candidate: few enough features for its (d, d) covariance and enough rows."""
+    total = sum(data.dims)
+    return total <= GAUSSIAN_MAX_FEATURES and len(data.train[0]) > 2 * total
+
+
+def _fitted_alone(data: Prepared, cfg: EstimatorConfig) -> list[Candidate]:
+    """critic='gaussian' or 'quadratic': the closed form, or its trained refinement, alone."""
+    try:
+        gaussian = fit_gaussian(data.train, data.val, cfg)
+    except ValueError as err:
+        raise ValueError(f"critic={cfg.critic!r} is fitted on the training split ({len(data.train[0])} rows): {err}") from None
+    if cfg.critic == "gaussian":
+        return [gaussian]
+    assert isinstance(gaussian.critic, GaussianCritic)
+    return [fit_quadratic(gaussian.critic, data.train, data.val, cfg)]
+
+
+def fit(data: Prepared, cfg: EstimatorConfig, critic: nn.Module | None = None) -> list[Candidate]:
+    """The fit stage: every candidate critic that applies, each fitted on the training split and scored on validation.
+
+    A critic module you pass is the only candidate; ``critic='gaussian'`` / ``'quadratic'`` fit that
+    critic alone. Otherwise: the named network, and the Gaussian critic with its quadratic
+    refinement where they fit. A fit detects nothing is not refined (a quadratic form sees
+    dependence only through the cross-covariance the fit already measured).
+    """
+    if critic is not None:
+        return [fit_network(type(critic).__name__, critic.to(data.device), data.train, data.val, cfg)]
+    if cfg.critic in FITTED_CRITICS:
+        return _fitted_alone(data, cfg)
+    network = build_critic(cfg, *data.dims).to(data.device)
+    candidates = [fit_network(cfg.critic, network, data.train, data.val, cfg)]
+    if cfg.gaussian_critic and _gaussian_fits(data):
+        gaussian = fit_gaussian(data.train, data.val, cfg)
+        candidates.append(gaussian)
+        if cfg.quadratic_steps > 0 and gaussian.detects:
+            assert isinstance(gaussian.critic, GaussianCritic)
+            quadratic = fit_quadratic(gaussian.critic, data.train, data.val, cfg)
+            if quadratic.kept_step > 0:  # otherwise it is the Gaussian fit again
+                candidates.append(quadratic)
+    return candidates
+
+
+# ---------------------------------------------------------------- report
+
+Z95 = 1.959963984540054
+
+DISAGREEMENT_SE = 2.0
+DISAGREEMENT_RELATIVE = 0.1
+"""Candidates disagree when the runner-up's validation value is below the kept one's by more than
+2 standard errors of the difference and by more than 10% of the kept value."""
+
+
+def _disagreement(kept: Candidate, candidates: list[Candidate]) -> str | None:
+    others = [c for c in candidates if c is not kept and c.detects]
+    if not others or not kept.detects:
+        return None
+    runner = max(others, key=lambda c: c.val)
+    gap, se = kept.val - runner.val, math.hypot(kept.val_stderr, runner.val_stderr)
+    if gap > DISAGREEMENT_SE * se and gap > DISAGREEMENT_RELATIVE * kept.val:
+        return (
+            f"the candidate critics disagree: {kept.name} scores {kept.val:.3f} ± {kept.val_stderr:.3f} nats on validation, "
+            f"{runner.name} {runner.val:.3f} ± {runner.val_stderr:.3f}; the estimate is a lower bound and may be low"
+        )
+    return None
+
+
+def _warnings(result: MIResult, kept: Candidate, candidates: list[Candidate], n_negatives: int) -> list[str]:
     messages = []
     if result.diverged:
         messages.append("training diverged (non-finite bound); the last good critic was restored and used")
@@ -277,64 +452,108 @@ def _warn(result: MIResult, n_negatives: int) -> None:
             f"estimate {result.nats:.3f} nats is near the ceiling {ceiling:.3f} nats ({what}) of the {result.report} bound; "
             "the true MI may be higher: use more samples"
         )
-    if not result.diverged and result.steps > 0 and result.kept_step == 0 and result.critic_kind not in FITTED_CRITICS:
+    if not result.detected:
         messages.append(
-            "no trained critic beat the untrained one (which scores every pair 0) by 2 standard errors on validation data: "
-            "no dependence detected, and the estimate is 0 with a zero-width interval by construction"
+            "no candidate critic beat the untrained one (which scores every pair 0) by 2 standard errors on validation data: "
+            "no dependence detected; the estimate is 0 and the interval reaches the best candidate's held-out value"
         )
-    if result.nats < 0:
+    if result.still_improving:
+        messages.append(
+            f"the {kept.name} critic was still improving when its budget of {kept.max_steps} steps ran out; "
+            "the estimate is likely low: raise max_steps"
+        )
+    disagreement = _disagreement(kept, candidates)
+    if disagreement is not None:
+        messages.append(disagreement)
+    if result.detected and result.nats < 0:
         messages.append(f"held-out estimate is negative ({result.nats:.4f} nats): no dependence detected (MI is never negative)")
+    return messages
+
+
+def report(data: Prepared, candidates: list[Candidate], cfg: EstimatorConfig, start: float) -> MIResult:
+    """The report stage: the chosen candidate's bound on the untouched test split, its error bar and warnings."""
+    kept, detected = select(candidates)
+    held_out = score_blocks(kept.critic, *data.test, cfg.eval_batch_size)
+    nats, stderr = summarise(held_out, cfg.report_bound)
+    ci = _interval(nats, stderr)
+    if not detected:  # MI is 0 to within what the best candidate resolves: never a zero-width measurement
+        ci = (0.0, max(0.0, ci[1]))
+        nats = 0.0
+    result = MIResult(
+        nats=nats,
+        stderr=stderr,
+        ci=ci,
+        bound=cfg.bound,
+        report=cfg.report_bound,
+        n_train=len(data.train[0]),
+        n_val=len(data.val[0]),
+        n_test=len(data.test[0]),
+        steps=kept.steps,
+        kept_step=kept.kept_step,
+        seconds=0.0,
+        curve=kept.curve,
+        config=cfg,
+        critic=kept.critic,
+        diverged=kept.diverged,
+        standardizers=data.scalers,
+        x_shape=data.x_shape,
+        y_shape=data.y_shape,
+        critic_kind=kept.name,
+        selection={c.name: c.val for c in candidates} if len(candidates) > 1 else {},
+        detected=detected,
+        still_improving=kept.still_improving,
+        candidates={c.name: c.record() for c in candidates},
+        threads=torch.get_num_threads(),
+        device=str(data.device),
+    )
+    messages = _warnings(result, kept, candidates, int(held_out.block.min()))
     for message in messages:
         warnings.warn(message, MIWarning, stacklevel=3)
     result.warnings.extend(messages)
+    result.seconds = time.perf_counter() - start
+    return result
 
 
-def _train_quadratic(
-    gaussian: GaussianCritic, train: tuple[Tensor, Tensor], val: tuple[Tensor, Tensor], cfg: EstimatorConfig
-) -> tuple[QuadraticCritic, Trainer]:
-    """Train a :class:`QuadraticCritic` from the Gaussian fit for ``cfg.quadratic_steps`` steps of ``cfg.bound``.
+# ---------------------------------------------------------------- the entry point
 
-    Step 0 is the closed-form fit, the maximum-likelihood one where the data are Gaussian. A
-    refined step replaces it only if its smoothed validation bound is higher by one validation
-    standard error (the one-standard-error rule: the simpler fit wins ties within the noise).
+
+def default_threads(dims: tuple[int, int], n: int) -> int:
+    """Threads for a problem: one for the small critics of narrow data (more only spin), two from wide inputs on.
+
+    Never more than the cores this process may use.
     """
-    quadratic = QuadraticCritic.from_gaussian(gaussian)
-    settings = dict(QUADRATIC_TRAINING, max_steps=cfg.quadratic_steps, progress=False, checkpoint=None)
-    trainer = Trainer(quadratic, dataclasses.replace(cfg, **settings), train, val, first_margin=1.0)
-    trainer.run()
-    return quadratic, trainer
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    wanted = 1 if sum(dims) < 256 else 2
+    return max(1, min(wanted, cores))
 
 
-def _select_quadratic(
-    trained: nn.Module, kind: str, train: tuple[Tensor, Tensor], val: tuple[Tensor, Tensor], cfg: EstimatorConfig
-) -> tuple[nn.Module, str, dict[str, float]]:
-    """Keep the Gaussian critic (refined as a quadratic one, if that helped) if its bound is higher on validation.
+@contextlib.contextmanager
+def _threads(count: int) -> Iterator[None]:
+    """Run with ``count`` torch CPU threads, then restore the caller's setting."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
-    Like the first trained critic, it must also beat the untrained critic (DV = 0) by two validation
-    standard errors; a fit that does not is not refined either (e.g. an overfitted covariance in
-    many dimensions). The test split plays no part in the choice.
-    """
 
-    def on_val(critic: nn.Module) -> tuple[float, float]:
-        return summarise(score_blocks(critic, *val, cfg.eval_batch_size), cfg.report_bound)
-
-    gaussian = GaussianCritic.fit(*train)
-    candidate: nn.Module = gaussian
-    candidate_kind, (value, se) = "gaussian", on_val(gaussian)
-    selection = {kind: on_val(trained)[0], "gaussian": value}
-    # refine only a fit that detects dependence: a quadratic form sees it only through the cross-covariance
-    if cfg.quadratic_steps > 0 and value > 2.0 * se:
-        quadratic, trainer = _train_quadratic(gaussian, train, val, cfg)
-        if trainer.best_step > 0:
-            candidate, candidate_kind, (value, se) = quadratic, "quadratic", on_val(quadratic)
-            selection["quadratic"] = value
-    if value > selection[kind] and value > 2.0 * se:
-        return candidate, candidate_kind, selection
-    return trained, kind, selection
+def _config(config: EstimatorConfig | None, options: dict[str, Any]) -> EstimatorConfig:
+    try:
+        return dataclasses.replace(config or EstimatorConfig(), **options)
+    except TypeError as err:
+        known = sorted(f.name for f in dataclasses.fields(EstimatorConfig))
+        raise TypeError(f"{err}; estimate_mi options are {known}") from None
 
 
 def estimate_mi(
-    x: Any, y: Any, config: EstimatorConfig | None = None, *, critic: nn.Module | None = None, **options: Any
+    x: Any,
+    y: Any,
+    config: EstimatorConfig | None = None,
+    *,
+    critic: nn.Module | str | None = None,
+    threads: int | None = None,
+    **options: Any,
 ) -> MIResult:
     r"""Estimate I(X;Y) in nats and bits from paired samples, with a held-out error bar.
 
@@ -342,11 +561,14 @@ def estimate_mi(
     a 1-D input is one feature. ``options`` override fields of :class:`EstimatorConfig`
     (``bound``, ``critic`` name, ``batch_size``, ``lr``, ``max_steps``, ``test_fraction``,
     ``seed``, ``device``, ``progress``, ...); ``critic=`` may also be an ``nn.Module`` of your
-    own mapping (x, y) batches to (N, M) scores.
+    own mapping (x, y) batches to (N, M) scores. ``threads`` sets torch's CPU threads for the
+    call (default: chosen from the problem's width and the cores) and is restored afterwards.
 
-    The critic trains on all pairs of each batch of the training split, stops on a smoothed
-    validation curve, and the ``report`` bound is computed on the test split only; ``stderr`` is
-    its delete-one jackknife standard error and ``ci`` the 95% normal interval.
+    Three stages: **prepare** (validate, split 60/10/30 by seeded index, preprocessing fitted on
+    the training split), **fit** (each candidate critic fitted on the training split and scored
+    by the report bound on validation; the best that beats the untrained critic by 2 standard
+    errors is kept), **report** (its bound on the untouched test split; ``stderr`` is the
+    delete-one jackknife and ``ci`` the 95% normal interval).
 
     >>> rng = np.random.default_rng(0)
     >>> x = rng.normal(size=2000); y = 0.8 * x + 0.6 * rng.normal(size=2000)
@@ -356,82 +578,11 @@ def estimate_mi(
     """
     if isinstance(critic, str):
         options["critic"], critic = critic, None
-    try:
-        cfg = dataclasses.replace(config or EstimatorConfig(), **options)
-    except TypeError as err:
-        known = sorted(f.name for f in dataclasses.fields(EstimatorConfig))
-        raise TypeError(f"{err}; estimate_mi options are {known}") from None
+    cfg = _config(config, options)
+    if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
+        raise ValueError(f"threads must be a positive integer or None, got {threads!r}")
     start = time.perf_counter()
-    xs, ys = as_samples(x, "x"), as_samples(y, "y")
-    n_min = 3 * 4  # every split needs a few pairs
-    check_pair(xs, ys, n_min)
-    train_idx, val_idx, test_idx = split_indices(len(xs), (1 - cfg.test_fraction - cfg.val_fraction, cfg.val_fraction), cfg.seed)
-    if min(len(train_idx), len(test_idx)) < 4:
-        raise ValueError(
-            f"too few rows to split: {len(xs)} samples give {len(train_idx)} for training and {len(test_idx)} for testing"
-        )
-    if len(val_idx) < 4:  # small data: stop on the training curve's held-out stand-in, the test split stays untouched
-        val_idx = train_idx
-    prep = PREPROCESSORS[cfg.preprocess]
-    scalers = (prep.fit(xs[train_idx]), prep.fit(ys[train_idx]))
-    device = pick_device(cfg.device)
-
-    def part(idx: np.ndarray) -> tuple[Tensor, Tensor]:
-        return tuple(torch.from_numpy(s(a[idx])).to(device) for s, a in zip(scalers, (xs, ys)))  # type: ignore[return-value]
-
-    train, val, test = part(train_idx), part(val_idx), part(test_idx)
-    dims = int(np.prod(xs.shape[1:])), int(np.prod(ys.shape[1:]))
-    selection: dict[str, float] = {}
-    model: nn.Module
-    if critic is None and cfg.critic in FITTED_CRITICS:  # closed form, refined by training if quadratic
-        try:
-            model = GaussianCritic.fit(*train)
-        except ValueError as err:
-            raise ValueError(
-                f"critic={cfg.critic!r} is fitted on the training split ({len(train_idx)} of {len(xs)} rows): {err}"
-            ) from None
-        steps, kept, diverged, kind = 0, 0, False, cfg.critic
-        curve: dict[str, list[float]] = {"step": [], "train": [], "val": [], "val_smoothed": []}
-        if cfg.critic == "quadratic":
-            model, quadratic_trainer = _train_quadratic(model, train, val, cfg)
-            steps, kept, curve, diverged = (
-                quadratic_trainer.step,
-                quadratic_trainer.best_step,
-                quadratic_trainer.curve,
-                quadratic_trainer.diverged,
-            )
-    else:
-        model = (critic if critic is not None else build_critic(cfg, *dims)).to(device)
-        trainer = Trainer(model, cfg, train, val)
-        steps = trainer.run()
-        kept, curve, diverged = trainer.best_step, trainer.curve, trainer.diverged
-        kind = cfg.critic if critic is None else type(critic).__name__
-        if critic is None and cfg.gaussian_critic and val_idx is not train_idx and sum(dims) <= GAUSSIAN_MAX_FEATURES:
-            if len(train_idx) > 2 * sum(dims):
-                model, kind, selection = _select_quadratic(model, kind, train, val, cfg)
-    held_out = score_blocks(model, *test, cfg.eval_batch_size)
-    nats, stderr = summarise(held_out, cfg.report_bound)
-    result = MIResult(
-        nats=nats,
-        stderr=stderr,
-        ci=(nats - 1.959964 * stderr, nats + 1.959964 * stderr),
-        bound=cfg.bound,
-        report=cfg.report_bound,
-        n_train=len(train_idx),
-        n_val=len(val_idx) if val_idx is not train_idx else 0,
-        n_test=len(test_idx),
-        steps=steps,
-        kept_step=kept,
-        seconds=time.perf_counter() - start,
-        curve=curve,
-        config=cfg,
-        critic=model,
-        diverged=diverged,
-        standardizers=scalers,
-        x_shape=tuple(xs.shape[1:]),
-        y_shape=tuple(ys.shape[1:]),
-        critic_kind=kind,
-        selection=selection,
-    )
-    _warn(result, int(held_out.block.min()))
-    return result
+    data = prepare(x, y, cfg)
+    with _threads(threads or default_threads(data.dims, len(data.train[0]))):
+        candidates = fit(data, cfg, critic)
+        return report(data, candidates, cfg, start)

@@ -14,12 +14,11 @@ import torch
 from torch import Tensor, nn
 
 from neuralmi._math import marginal_logmeanexp
-from neuralmi.bounds import UPPER_BOUNDS, Bound, dv_moving_average, get_bound, infonce, interpolated
+from neuralmi.bounds import UPPER_BOUNDS, Bound, dv_moving_average, get_bound, needs_matrix
 
 __all__ = ["CLUB", "MINE", "MILoss", "Sampler"]
 
 Sampler = Literal["all_pairs", "shuffle"]
-_MATRIX_ONLY = (infonce, interpolated)
 
 
 def _check_batch(x: Tensor, y: Tensor) -> None:
@@ -74,7 +73,7 @@ class MILoss(nn.Module):
             raise ValueError(f"sampler must be 'all_pairs' or 'shuffle', got {sampler!r}")
         self.critic = critic
         self.bound = get_bound(bound)
-        if sampler == "shuffle" and self.bound in _MATRIX_ONLY:
+        if sampler == "shuffle" and needs_matrix(self.bound):
             raise ValueError(f"bound {getattr(self.bound, '__name__', bound)!r} needs all pairs; use sampler='all_pairs'")
         self.sampler: Sampler = sampler
         self.generator = generator

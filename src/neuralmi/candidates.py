@@ -1,0 +1,168 @@
+r"""The fit stage of :func:`neuralmi.estimate_mi`: candidate critics, each scored by the same held-out bound.
+
+Every way this package estimates MI is a critic: a trained network (separable or joint), the
+closed-form Gaussian critic and its trained quadratic refinement, and density-ratio critics
+``T(x, y) = log q(y|x) - log q(y)`` from conditional density models fitted by maximum likelihood.
+Each candidate is fitted on the training split only and scored by the report bound on the
+validation split; :func:`select` keeps the best one that beats the untrained critic (which scores
+every pair 0, DV = 0) by two validation standard errors. The test split plays no part here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from torch import Tensor, nn
+
+from neuralmi._evaluate import score_blocks, summarise
+from neuralmi._train import Trainer
+from neuralmi.critics import GaussianCritic, QuadraticCritic
+
+if TYPE_CHECKING:  # the config type only; estimate.py imports this module, never the reverse at run time
+    from neuralmi.estimate import EstimatorConfig
+
+__all__ = [
+    "DETECTION_MARGIN",
+    "QUADRATIC_TRAINING",
+    "Candidate",
+    "Split",
+    "fit_gaussian",
+    "fit_network",
+    "fit_quadratic",
+    "select",
+    "validate",
+]
+
+Split = tuple[Tensor, Tensor]
+
+DETECTION_MARGIN = 2.0
+"""Validation standard errors by which a candidate must beat the untrained critic (DV = 0) to count as detecting dependence."""
+
+QUADRATIC_TRAINING: dict[str, Any] = {"lr": 0.1, "lr_schedule": "constant", "eval_every": 50, "patience": 4, "weight_decay": 0.0}
+"""How the quadratic critic trains from the Gaussian fit: a larger step than a network's for its few
+parameters, checked every 50 steps, stopped after 4 checks without a new best (200 steps where the
+fit is best), and no weight decay (it would shrink the fit). The bound, batch size, Polyak rate,
+smoothing and plateau halving are the config's."""
+
+
+@dataclass
+class Candidate:
+    """One fitted candidate critic and its record on the validation split.
+
+    Attributes:
+        name: the candidate's name ("separable", "gaussian", "quadratic", ...).
+        critic: the fitted critic (score-matrix contract).
+        val: the report bound on the validation split, in nats.
+        val_stderr: its jackknife standard error.
+        steps: training steps taken (0 for a closed form).
+        kept_step: the step whose weights were kept (0: the starting point).
+        max_steps: the step budget (0 for a closed form).
+        curve: validation curve by step (empty for a closed form).
+        diverged: training hit a non-finite bound and restored the last good state.
+        seconds: time spent fitting and validating it.
+    """
+
+    name: str
+    critic: nn.Module
+    val: float
+    val_stderr: float
+    steps: int = 0
+    kept_step: int = 0
+    max_steps: int = 0
+    curve: dict[str, list[float]] = field(default_factory=lambda: {"step": [], "train": [], "val": [], "val_smoothed": []})
+    diverged: bool = False
+    seconds: float = 0.0
+
+    @property
+    def detects(self) -> bool:
+        """Its validation bound beats the untrained critic's 0 by :data:`DETECTION_MARGIN` standard errors."""
+        return math.isfinite(self.val) and self.val > DETECTION_MARGIN * self.val_stderr and self.val > 0
+
+    @property
+    def still_improving(self) -> bool:
+        """The step budget ran out while the kept weights were the latest: more steps would likely score higher."""
+        return self.max_steps > 0 and self.steps >= self.max_steps and self.kept_step == self.steps
+
+    def record(self) -> dict[str, Any]:
+        """JSON-ready summary (no module)."""
+        return {
+            "val": self.val,
+            "val_stderr": self.val_stderr,
+            "detects": self.detects,
+            "steps": self.steps,
+            "kept_step": self.kept_step,
+            "still_improving": self.still_improving,
+            "diverged": self.diverged,
+            "seconds": self.seconds,
+            "curve": self.curve,
+        }
+
+
+def validate(critic: nn.Module, val: Split, cfg: EstimatorConfig) -> tuple[float, float]:
+    """(report bound, jackknife standard error) of ``critic`` on the validation split."""
+    return summarise(score_blocks(critic, *val, cfg.eval_batch_size), cfg.report_bound)
+
+
+def _from_trainer(name: str, critic: nn.Module, trainer: Trainer, val: Split, cfg: EstimatorConfig, start: float) -> Candidate:
+    value, se = validate(critic, val, cfg)
+    return Candidate(
+        name,
+        critic,
+        value,
+        se,
+        steps=trainer.step,
+        kept_step=trainer.best_step,
+        max_steps=trainer.config.max_steps,
+        curve=trainer.curve,
+        diverged=trainer.diverged,
+        seconds=time.perf_counter() - start,
+    )
+
+
+def fit_network(name: str, critic: nn.Module, train: Split, val: Split, cfg: EstimatorConfig) -> Candidate:
+    """Train a network critic with the config's bound, stopping on the smoothed validation curve."""
+    start = time.perf_counter()
+    trainer = Trainer(critic, cfg, train, val)
+    trainer.run()
+    return _from_trainer(name, critic, trainer, val, cfg, start)
+
+
+def fit_gaussian(train: Split, val: Split, cfg: EstimatorConfig) -> Candidate:
+    """The closed-form Gaussian(-copula) critic fitted on the training split."""
+    start = time.perf_counter()
+    critic = GaussianCritic.fit(*train)
+    value, se = validate(critic, val, cfg)
+    return Candidate("gaussian", critic, value, se, seconds=time.perf_counter() - start)
+
+
+def fit_quadratic(gaussian: GaussianCritic, train: Split, val: Split, cfg: EstimatorConfig) -> Candidate:
+    """Train a :class:`QuadraticCritic` from the Gaussian fit for ``cfg.quadratic_steps`` steps of ``cfg.bound``.
+
+    Step 0 is the closed-form fit, the maximum-likelihood one where the data are Gaussian. A
+    refined step replaces it only if its smoothed validation bound is higher by one validation
+    standard error (the one-standard-error rule: the simpler fit wins ties within the noise).
+    """
+    start = time.perf_counter()
+    quadratic = QuadraticCritic.from_gaussian(gaussian)
+    settings = dict(QUADRATIC_TRAINING, max_steps=cfg.quadratic_steps, progress=False, checkpoint=None)
+    trainer = Trainer(quadratic, dataclasses.replace(cfg, **settings), train, val, first_margin=1.0)
+    trainer.run()
+    return _from_trainer("quadratic", quadratic, trainer, val, cfg, start)
+
+
+def select(candidates: list[Candidate]) -> tuple[Candidate, bool]:
+    """(the candidate to report, whether any detects dependence): the best validation bound among detecting ones.
+
+    Where none detects, the best one by validation value is returned, to give the interval of a
+    result that reports no dependence.
+    """
+    if not candidates:
+        raise ValueError("select needs at least one candidate")
+    detecting = [c for c in candidates if c.detects]
+    pool = detecting or candidates
+    best = max(pool, key=lambda c: c.val if math.isfinite(c.val) else -math.inf)
+    return best, bool(detecting)
