@@ -16,11 +16,13 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import torch
 from torch import Tensor, nn
 
 from neuralmi._evaluate import score_blocks, summarise
 from neuralmi._train import Trainer
 from neuralmi.critics import GaussianCritic, QuadraticCritic
+from neuralmi.labels import Swapped, fit_classifier, fit_contingency
 
 if TYPE_CHECKING:  # the config type only; estimate.py imports this module, never the reverse at run time
     from neuralmi.estimate import EstimatorConfig
@@ -29,8 +31,10 @@ __all__ = [
     "DETECTION_MARGIN",
     "QUADRATIC_TRAINING",
     "Candidate",
+    "FromOneHot",
     "Split",
     "fit_gaussian",
+    "fit_labels",
     "fit_network",
     "fit_quadratic",
     "select",
@@ -152,6 +156,74 @@ def fit_quadratic(gaussian: GaussianCritic, train: Split, val: Split, cfg: Estim
     trainer = Trainer(quadratic, dataclasses.replace(cfg, **settings), train, val, first_margin=1.0)
     trainer.run()
     return _from_trainer("quadratic", quadratic, trainer, val, cfg, start)
+
+
+class FromOneHot(nn.Module):
+    """A critic of label codes fed one-hot rows: column k is code k, an all-zero row (a label unseen in training) is -1.
+
+    ``coded`` says which of (x, y) the inner critic takes as codes; the other side passes through.
+
+    >>> from neuralmi.labels import ContingencyCritic
+    >>> inner = ContingencyCritic.from_counts(torch.tensor([[3.0, 1.0], [1.0, 3.0]]), alpha=0.0)
+    >>> FromOneHot(inner, (True, True))(torch.eye(2), torch.eye(2)).diagonal()
+    tensor([0.4055, 0.4055])
+    """
+
+    def __init__(self, critic: nn.Module, coded: tuple[bool, bool]) -> None:
+        super().__init__()
+        self.critic, self.coded = critic, coded
+
+    @staticmethod
+    def codes(onehot: Tensor) -> Tensor:
+        """Codes (N,) of one-hot rows (N, K); -1 for an all-zero row."""
+        return torch.where(onehot.sum(1) > 0, onehot.argmax(1), torch.full_like(onehot[:, 0], -1, dtype=torch.long))
+
+    def _args(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        return (self.codes(x) if self.coded[0] else x, self.codes(y) if self.coded[1] else y)
+
+    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        """All-pairs scores (N, M)."""
+        return self.critic(*self._args(x, y))
+
+    def pairs(self, x: Tensor, y: Tensor) -> Tensor:
+        """Aligned-pair scores (N,)."""
+        pairs: Any = self.critic.pairs
+        return pairs(*self._args(x, y))
+
+
+CLASSIFIER_STEPS = 3000
+"""Step budget of the classifier critic of a discrete side (it stops on validation cross-entropy long before, as a rule)."""
+
+
+def fit_labels(train: Split, val: Split, cfg: EstimatorConfig, discrete: tuple[bool, bool]) -> Candidate:
+    """The density-ratio critic of a discrete side, fitted by maximum likelihood on one-hot training rows.
+
+    Both sides discrete: the smoothed contingency table (``"contingency"``). One side: a classifier
+    q(label | other side), ``T = log q(k|v) - log pi_k`` (``"classifier"``).
+    """
+    start = time.perf_counter()
+    codes = FromOneHot.codes
+    (tx, ty), (vx, vy) = train, val
+    steps = kept = budget = 0
+    inner: nn.Module
+    if discrete == (True, True):
+        name, inner = (
+            "contingency",
+            fit_contingency((codes(tx), codes(ty)), (codes(vx), codes(vy)), n_classes=(tx.shape[1], ty.shape[1])),
+        )
+    else:
+        name, labelled = "classifier", discrete[1]
+        (ft, lt), (fv, lv) = ((tx, ty), (vx, vy)) if labelled else ((ty, tx), (vy, vx))
+        classifier = fit_classifier(
+            (ft, codes(lt)), (fv, codes(lv)), n_classes=lt.shape[1], seed=cfg.seed, max_steps=CLASSIFIER_STEPS, device=ft.device
+        )
+        record = classifier.fit_record
+        assert record is not None  # fit_classifier always records its fit
+        steps, kept, budget = record.steps, record.best_step, CLASSIFIER_STEPS
+        inner = classifier if labelled else Swapped(classifier)
+    critic = FromOneHot(inner, discrete)
+    value, se = validate(critic, val, cfg)
+    return Candidate(name, critic, value, se, steps=steps, kept_step=kept, max_steps=budget, seconds=time.perf_counter() - start)
 
 
 def select(candidates: list[Candidate]) -> tuple[Candidate, bool]:

@@ -27,9 +27,10 @@ from torch import Tensor, nn
 
 from neuralmi._evaluate import score_blocks, summarise
 from neuralmi.bounds import BOUNDS, REPORT_WITH, REPORTABLE
-from neuralmi.candidates import QUADRATIC_TRAINING, Candidate, fit_gaussian, fit_network, fit_quadratic, select
+from neuralmi.candidates import QUADRATIC_TRAINING, Candidate, fit_gaussian, fit_labels, fit_network, fit_quadratic, select
 from neuralmi.critics import CRITICS, FITTED_CRITICS, Activation, GaussianCritic, make_critic
 from neuralmi.data import PREPROCESSORS, Preprocessor, as_samples, check_pair, split_indices
+from neuralmi.labels import Categorical, as_labels, looks_discrete
 
 __all__ = [
     "QUADRATIC_TRAINING",
@@ -48,6 +49,9 @@ __all__ = [
 ]
 
 LN2 = math.log(2.0)
+
+Scaler = Preprocessor | Categorical
+"""A side's preprocessing fitted on the training split: per-feature maps, or one-hot labels."""
 
 GAUSSIAN_MAX_FEATURES = 1024
 """The Gaussian critic is a candidate only up to this many x plus y features (its covariance is (d, d))."""
@@ -82,7 +86,9 @@ class EstimatorConfig:
     patience: int = 10
     decay_after: int = 3
     smoothing: float = 0.5
-    preprocess: Literal["standardize", "normal_scores"] = "normal_scores"
+    preprocess: Literal["standardize", "normal_scores"] = "normal_scores"  # continuous sides only
+    discrete_x: bool = False  # x holds class labels: one-hot to the networks, a classifier / table critic as a candidate
+    discrete_y: bool = False  # y holds class labels (likewise)
     test_fraction: float = 0.3
     val_fraction: float = 0.1
     eval_batch_size: int = 1024
@@ -106,8 +112,9 @@ class EstimatorConfig:
             raise ValueError(
                 "critic='quadratic' trains the Gaussian fit for quadratic_steps steps, got 0; critic='gaussian' is the fit alone"
             )
-        if not isinstance(self.gaussian_critic, bool):
-            raise ValueError(f"gaussian_critic must be True or False, got {self.gaussian_critic!r}")
+        for flag in ("gaussian_critic", "discrete_x", "discrete_y"):
+            if not isinstance(getattr(self, flag), bool):
+                raise ValueError(f"{flag} must be True or False, got {getattr(self, flag)!r}")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
         if self.preprocess not in PREPROCESSORS:
@@ -199,7 +206,7 @@ class MIResult:
     critic: nn.Module = field(repr=False)
     diverged: bool = False
     warnings: list[str] = field(default_factory=list)
-    standardizers: tuple[Preprocessor, Preprocessor] | None = field(default=None, repr=False)
+    standardizers: tuple[Scaler, Scaler] | None = field(default=None, repr=False)
     x_shape: tuple[int, ...] = ()
     y_shape: tuple[int, ...] = ()
     critic_kind: str = ""  # the reported critic: the config's critic name, "gaussian", "quadratic", or a custom module's class
@@ -268,13 +275,21 @@ class MIResult:
         report = report or self.report
         if report not in REPORTABLE:
             raise ValueError(f"report must be one of {REPORTABLE}, got {report!r}")
-        xs, ys = as_samples(x, "x"), as_samples(y, "y")
-        check_pair(xs, ys, 4)
-        for name, arr, shape in (("x", xs, self.x_shape), ("y", ys, self.y_shape)):
+        encoded = []
+        for name, data, scaler, shape in (
+            ("x", x, self.standardizers[0], self.x_shape),
+            ("y", y, self.standardizers[1], self.y_shape),
+        ):
+            if isinstance(scaler, Categorical):
+                encoded.append(scaler(data))
+                continue
+            arr = as_samples(data, name)
             if tuple(arr.shape[1:]) != tuple(shape):
                 raise ValueError(f"{name} samples have shape {arr.shape[1:]}, the critic was fitted on {tuple(shape)}")
+            encoded.append(scaler(arr))
+        check_pair(encoded[0], encoded[1], 4)
         device = _module_device(self.critic)
-        tx, ty = (torch.from_numpy(s(a)).to(device) for s, a in zip(self.standardizers, (xs, ys)))
+        tx, ty = (torch.from_numpy(a).to(device) for a in encoded)
         start = time.perf_counter()
         nats, stderr = summarise(score_blocks(self.critic, tx, ty, self.config.eval_batch_size), report)
         return dataclasses.replace(
@@ -283,7 +298,7 @@ class MIResult:
             stderr=stderr,
             ci=_interval(nats, stderr),
             report=report,
-            n_test=len(xs),
+            n_test=len(tx),
             seconds=time.perf_counter() - start,
             warnings=[],
         )
@@ -327,29 +342,59 @@ def build_critic(config: EstimatorConfig, x_dim: int, y_dim: int) -> nn.Module:
 
 @dataclass(frozen=True)
 class Prepared:
-    """The prepare stage's output: preprocessed train / validation / test tensors and what made them."""
+    """The prepare stage's output: preprocessed train / validation / test tensors and what made them.
+
+    A discrete side arrives as one-hot rows over its training categories (``discrete``).
+    """
 
     train: tuple[Tensor, Tensor]
     val: tuple[Tensor, Tensor]
     test: tuple[Tensor, Tensor]
-    scalers: tuple[Preprocessor, Preprocessor]
+    scalers: tuple[Scaler, Scaler]
     x_shape: tuple[int, ...]
     y_shape: tuple[int, ...]
     device: torch.device
+    discrete: tuple[bool, bool] = (False, False)
+    notes: tuple[str, ...] = ()
 
     @property
     def dims(self) -> tuple[int, int]:
-        """Features per sample of x and of y."""
+        """Features per sample of x and of y (one-hot width for a discrete side)."""
         return int(np.prod(self.x_shape)), int(np.prod(self.y_shape))
 
 
 MIN_VAL_ROWS = 4
-"""The fewest validation rows: below this the stopping rule and the candidate choice are noise."""
+"""The fewest validation rows: validation is never borrowed from the training split."""
+
+
+def _side(data: Any, name: str, discrete: bool) -> tuple[np.ndarray, np.ndarray | None, str | None]:
+    """(samples or label codes, categories or None, a note) of one side."""
+    if discrete:
+        codes, categories = as_labels(data, name)
+        return codes, categories, None
+    note = looks_discrete(data, name)
+    return as_samples(data, name), None, note
+
+
+def _fit_scaler(values: np.ndarray, categories: np.ndarray | None, idx: np.ndarray, cfg: EstimatorConfig) -> Scaler:
+    if categories is not None:
+        return Categorical.fit(values[idx], categories)
+    return PREPROCESSORS[cfg.preprocess].fit(values[idx])
+
+
+def _apply(scaler: Scaler, values: np.ndarray, categories: np.ndarray | None) -> np.ndarray:
+    if isinstance(scaler, Categorical):
+        assert categories is not None
+        return scaler.encode(values, categories)
+    return scaler(values)
 
 
 def prepare(x: Any, y: Any, cfg: EstimatorConfig) -> Prepared:
     """Validate, split by index (seeded), fit preprocessing on the training split, move to the device."""
-    xs, ys = as_samples(x, "x"), as_samples(y, "y")
+    (xs, x_cats, x_note), (ys, y_cats, y_note) = (
+        _side(x, "x", cfg.discrete_x),
+        _side(y, "y", cfg.discrete_y),
+    )
     check_pair(xs, ys, 3 * 4)  # every split needs a few pairs
     train_idx, val_idx, test_idx = split_indices(len(xs), (1 - cfg.test_fraction - cfg.val_fraction, cfg.val_fraction), cfg.seed)
     if min(len(train_idx), len(test_idx)) < 4:
@@ -361,14 +406,19 @@ def prepare(x: Any, y: Any, cfg: EstimatorConfig) -> Prepared:
             f"too few rows for a validation split: {len(xs)} samples with val_fraction={cfg.val_fraction} give "
             f"{len(val_idx)} validation rows, need at least {MIN_VAL_ROWS}; pass more samples or a larger val_fraction"
         )
-    prep = PREPROCESSORS[cfg.preprocess]
-    scalers = (prep.fit(xs[train_idx]), prep.fit(ys[train_idx]))
+    scalers = (_fit_scaler(xs, x_cats, train_idx, cfg), _fit_scaler(ys, y_cats, train_idx, cfg))
     device = pick_device(cfg.device)
 
     def part(idx: np.ndarray) -> tuple[Tensor, Tensor]:
-        return tuple(torch.from_numpy(s(a[idx])).to(device) for s, a in zip(scalers, (xs, ys)))  # type: ignore[return-value]
+        sides = ((scalers[0], xs, x_cats), (scalers[1], ys, y_cats))
+        return tuple(torch.from_numpy(_apply(s, v[idx], c)).to(device) for s, v, c in sides)  # type: ignore[return-value]
 
-    return Prepared(part(train_idx), part(val_idx), part(test_idx), scalers, tuple(xs.shape[1:]), tuple(ys.shape[1:]), device)
+    train = part(train_idx)
+    shapes = tuple(tuple(t.shape[1:]) for t in train)
+    notes = tuple(note for note in (x_note, y_note) if note is not None)
+    return Prepared(
+        train, part(val_idx), part(test_idx), scalers, shapes[0], shapes[1], device, (cfg.discrete_x, cfg.discrete_y), notes
+    )
 
 
 # ---------------------------------------------------------------- fit
@@ -404,8 +454,12 @@ def fit(data: Prepared, cfg: EstimatorConfig, critic: nn.Module | None = None) -
         return [fit_network(type(critic).__name__, critic.to(data.device), data.train, data.val, cfg)]
     if cfg.critic in FITTED_CRITICS:
         return _fitted_alone(data, cfg)
+    if all(data.discrete):  # a table says all there is: no network could add to it
+        return [fit_labels(data.train, data.val, cfg, data.discrete)]
     network = build_critic(cfg, *data.dims).to(data.device)
     candidates = [fit_network(cfg.critic, network, data.train, data.val, cfg)]
+    if any(data.discrete):
+        candidates.append(fit_labels(data.train, data.val, cfg, data.discrete))
     if cfg.gaussian_critic and _gaussian_fits(data):
         gaussian = fit_gaussian(data.train, data.val, cfg)
         candidates.append(gaussian)
@@ -506,7 +560,7 @@ def report(data: Prepared, candidates: list[Candidate], cfg: EstimatorConfig, st
         threads=torch.get_num_threads(),
         device=str(data.device),
     )
-    messages = _warnings(result, kept, candidates, int(held_out.block.min()))
+    messages = [*data.notes, *_warnings(result, kept, candidates, int(held_out.block.min()))]
     for message in messages:
         warnings.warn(message, MIWarning, stacklevel=3)
     result.warnings.extend(messages)

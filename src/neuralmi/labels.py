@@ -29,6 +29,7 @@ from neuralmi.critics import Activation, _zero_, mlp
 from neuralmi.data import _column_names, _to_numpy, is_numeric_dtype
 
 __all__ = [
+    "Categorical",
     "ClassifierCritic",
     "ClassifierFit",
     "ContingencyCritic",
@@ -232,6 +233,49 @@ class OneHot:
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> OneHot:
         """Inverse of :meth:`to_arrays`."""
         return cls(np.asarray(arrays["classes"], dtype=np.int64))
+
+
+@dataclass(frozen=True)
+class Categorical:
+    """Labels to one-hot rows over the categories seen in training: the preprocessor of a discrete side.
+
+    Raw labels of any kind :func:`as_labels` reads; a label not seen in training maps to an
+    all-zero row (see :class:`OneHot`). Renumbering the labels permutes the columns only.
+
+    >>> enc = Categorical(np.array(["cat", "dog"]))
+    >>> enc(["dog", "cat", "eel"]).tolist()
+    [[0.0, 1.0], [1.0, 0.0], [0.0, 0.0]]
+    """
+
+    categories: np.ndarray
+
+    @classmethod
+    def fit(cls, codes: np.ndarray, categories: np.ndarray) -> Categorical:
+        """The categories that training ``codes`` (indices into ``categories``, from :func:`as_labels`) use."""
+        return cls(categories[np.unique(codes)])
+
+    @property
+    def width(self) -> int:
+        """Columns of the one-hot rows: the number of training categories."""
+        return len(self.categories)
+
+    def encode(self, codes: np.ndarray, categories: np.ndarray) -> np.ndarray:
+        """Float32 one-hot rows (n, width) of ``codes`` into ``categories`` (as :func:`as_labels` returns them)."""
+        return OneHot(np.arange(self.width))(_recode(codes, categories, self.categories))
+
+    def __call__(self, data: Any) -> np.ndarray:
+        """Float32 one-hot rows (n, width) of raw labels."""
+        codes, _ = as_labels(data, "labels", categories=self.categories, min_rows=1)
+        return OneHot(np.arange(self.width))(codes)
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Plain arrays for saving (``np.savez``, no pickles)."""
+        return {"categories": self.categories}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> Categorical:
+        """Inverse of :meth:`to_arrays`."""
+        return cls(np.asarray(arrays["categories"]))
 
 
 def looks_discrete(data: Any, name: str, *, max_categories: int = 20, rows_per_category: int = 10) -> str | None:
