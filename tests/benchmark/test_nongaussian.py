@@ -15,7 +15,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from neuralmi.benchmark.distributions import CorrelatedGaussian, Distribution
+from neuralmi.benchmark.distributions import CorrelatedGaussian, Distribution, StudentT, Transformed
 from neuralmi.benchmark.nongaussian import (
     ClassConditionalGaussians,
     GaussianMixture,
@@ -28,7 +28,8 @@ from neuralmi.benchmark.nongaussian import (
     _monte_carlo,
     spiral,
 )
-from tests.benchmark.test_distributions import assert_within_4se, gaussian_mi_from_correlation
+from neuralmi.benchmark.tasks import FAMILIES, get_task
+from tests.benchmark.test_distributions import assert_within_4se, gaussian_mi_from_correlation, mvt_logpdf
 
 special = pytest.importorskip("scipy.special")
 integrate = pytest.importorskip("scipy.integrate")
@@ -293,6 +294,29 @@ def test_random_mixture_truth_by_component_decomposition() -> None:
     terms = log_posterior(slice(0, 2)) + log_posterior(slice(2, None)) - log_posterior(slice(None)) - np.log(w[component])
     se = math.hypot(terms.std(ddof=1) / math.sqrt(n), mix.mutual_information_stderr)
     within(within_components + terms.mean(), mix.mutual_information, se)
+
+
+STUDENT_TASKS = [
+    name
+    for name in FAMILIES["nongaussian"]
+    if isinstance(get_task(name).distribution, StudentT)
+    or isinstance(getattr(get_task(name).distribution, "base", None), StudentT)
+]
+
+
+@pytest.mark.parametrize("name", STUDENT_TASKS)
+def test_student_t_task_truth_by_monte_carlo(name: str) -> None:
+    """The closed form against the exact multivariate t log densities, on the base of the asinh tasks."""
+    task = get_task(name)
+    dist = task.distribution.base if isinstance(task.distribution, Transformed) else task.distribution
+    assert isinstance(dist, StudentT)
+    dx, dy = dist.dims
+    scale = np.eye(dx + dy)
+    for i in range(min(dx, dy)):
+        scale[i, dx + i] = scale[dx + i, i] = dist.rho
+    x, y = dist.sample(100_000, seed=8)
+    log_ratio = mvt_logpdf(np.hstack([x, y]), scale, dist.dof) - mvt_logpdf(x, scale[:dx, :dx], dist.dof)
+    assert_within_4se(log_ratio - mvt_logpdf(y, scale[dx:, dx:], dist.dof), task.truth)
 
 
 def test_class_posterior_matches_bayes_rule_with_scipy() -> None:
