@@ -74,7 +74,9 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     bench = sub.add_parser("bench", help="run the ground-truth benchmark suite (and peers) and print a table")
-    bench.add_argument("--tasks", nargs="+", help="task names (default: all; with --quick, a few small ones)")
+    which = bench.add_mutually_exclusive_group()
+    which.add_argument("--tasks", nargs="+", help="task names (default: the classic family; with --quick, a few small ones)")
+    which.add_argument("--family", help="run every task of this family (classic, nongaussian; see --list)")
     bench.add_argument("--bounds", nargs="+", default=["dv"], help="training bounds of neuralmi to run")
     bench.add_argument("--peers", nargs="*", default=[], help="peers on the same samples: ksg, torch_mist_mine, ...")
     bench.add_argument("--seeds", type=int, default=1)
@@ -84,7 +86,9 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--plot", type=Path, help="estimate vs truth with error bars, PNG")
     bench.add_argument("--force", action="store_true", help="overwrite existing --json / --plot files")
     bench.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1, as peers run: fair timings)")
-    bench.add_argument("--list", action="store_true", help="list the tasks and exit")
+    bench.add_argument(
+        "--list", action="store_true", help="list the families and their tasks (or one family's, with --family) and exit"
+    )
     bench.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     bounds = sub.add_parser("bounds", help="list the bounds and critics")
@@ -228,13 +232,24 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _list_tasks(families: Sequence[str]) -> None:
+    from neuralmi.benchmark import FAMILIES, get_task
+
+    for family in families:
+        print(f"family {family} ({len(FAMILIES[family])} tasks):")
+        for task in map(get_task, FAMILIES[family]):
+            truth = f"{task.truth:.4f}" + (f" ± {task.truth_stderr:.4f}" if task.truth_stderr else "")
+            print(f"  {task.name:<28} n={task.n:<6} truth={truth} nats  {task.description}")
+
+
 def _bench(args: argparse.Namespace) -> int:
-    from neuralmi.benchmark import TASKS
+    from neuralmi.benchmark import FAMILIES, TASKS
     from neuralmi.benchmark.runner import consistency_checks, format_table, run, summarise
 
+    if args.family is not None and args.family not in FAMILIES:
+        raise UsageError(f"unknown family {args.family!r}; choose from {', '.join(FAMILIES)} (see `neuralmi bench --list`)")
     if args.list:
-        for task in TASKS.values():
-            print(f"{task.name:<26} n={task.n:<6} truth={task.truth:.4f} nats  {task.description}")
+        _list_tasks([args.family] if args.family else list(FAMILIES))
         return 0
     for path in (args.json, args.plot):
         _check_output(path, args.force)
@@ -252,7 +267,7 @@ def _bench(args: argparse.Namespace) -> int:
     import torch
 
     torch.set_num_threads(args.threads)
-    records = run(args.tasks, args.bounds, args.seeds, quick=args.quick, peers=args.peers, progress=show)
+    records = run(args.tasks, args.bounds, args.seeds, quick=args.quick, peers=args.peers, progress=show, family=args.family)
     rows = summarise(records)
     print(format_table(rows))
     out: dict[str, Any] = {"records": [r.to_dict() for r in records], "summary": rows}

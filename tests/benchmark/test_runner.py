@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
 import pytest
 
-from neuralmi.benchmark import CorrelatedGaussian
+from neuralmi.benchmark import FAMILIES, CorrelatedGaussian, get_task, runner
 from neuralmi.benchmark.peers import PEERS, ksg, peers_python, torch_mist
-from neuralmi.benchmark.runner import Record, format_table, run, summarise
+from neuralmi.benchmark.runner import Record, _discrete_options, format_table, run, summarise
+from neuralmi.estimate import EstimatorConfig
 
 
 def test_ksg_recovers_gaussian_mi_within_its_spread() -> None:
@@ -55,3 +57,46 @@ def test_ksg_is_finite_on_discrete_data_with_ties() -> None:
     rng = np.random.default_rng(0)
     x = rng.choice([-1.0, 1.0], size=(500, 3))
     assert math.isfinite(ksg(x, x + rng.choice([-1.0, 1.0], size=(500, 3))).nats)
+
+
+def test_run_a_family(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(FAMILIES, "tiny", ("x_shape", "class_labels_5f_10c"))
+    records = run(family="tiny", bounds=(), quick=True, peers=("ksg",))
+    assert [(r.task, r.method, r.n) for r in records] == [("x_shape", "ksg", 2000), ("class_labels_5f_10c", "ksg", 2000)]
+    assert all(math.isfinite(r.nats) and r.truth_stderr == get_task(r.task).truth_stderr > 0 for r in records)
+    (row, _) = summarise(records)
+    assert row["truth_stderr"] == records[0].truth_stderr
+
+
+def test_run_defaults_to_the_classic_family(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(FAMILIES, "classic", ("binary_channel",))
+    assert [r.task for r in run(bounds=(), peers=("ksg",))] == ["binary_channel"]
+
+
+def test_run_rejects_tasks_with_a_family_and_unknown_families() -> None:
+    with pytest.raises(ValueError, match="tasks or a family, not both"):
+        run(["x_shape"], family="nongaussian")
+    with pytest.raises(ValueError, match="unknown family 'nope'"):
+        run(family="nope")
+
+
+def test_labelled_sides_are_declared_once_the_estimator_takes_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    has_field = "discrete_y" in {f.name for f in dataclasses.fields(EstimatorConfig)}
+    assert _discrete_options("y") == ({"discrete_y": True} if has_field else {})  # never an option estimate_mi would reject
+
+    @dataclasses.dataclass(frozen=True)
+    class WithLabels:
+        discrete_x: bool = False
+        discrete_y: bool = False
+
+    monkeypatch.setattr(runner, "EstimatorConfig", WithLabels)
+    assert _discrete_options("y") == {"discrete_y": True}
+    assert _discrete_options("xy") == {"discrete_x": True, "discrete_y": True}
+    assert _discrete_options("") == {}
+
+
+def test_ksg_runs_on_every_new_task() -> None:
+    """The KSG peer takes every task of the new family, class labels (int64, shape (n,)) included."""
+    for name in FAMILIES["nongaussian"]:
+        x, y = get_task(name).sample(seed=0, n=300)
+        assert math.isfinite(ksg(x, y).nats), name

@@ -14,23 +14,43 @@ from neuralmi.benchmark.distributions import (
     Transform,
     Transformed,
 )
-from neuralmi.benchmark.tasks import QUICK_TASKS, TASKS, Task, get_task
+from neuralmi.benchmark.nongaussian import (
+    ClassConditionalGaussians,
+    GaussianMixture,
+    NoisyCircle,
+    Parabola,
+    Spiral,
+    SwissRoll,
+    UniformNoise,
+    spiral,
+)
+from neuralmi.benchmark.tasks import FAMILIES, QUICK_TASKS, TASKS, Task, get_family, get_task
 
 __all__ = [
+    "FAMILIES",
     "QUICK_TASKS",
     "TASKS",
     "TRANSFORMS",
     "BinaryChannel",
+    "ClassConditionalGaussians",
     "CorrelatedGaussian",
     "DiscreteContinuous",
     "Distribution",
+    "GaussianMixture",
     "Independent",
+    "NoisyCircle",
+    "Parabola",
     "Reshaped",
     "SignChannel",
     "SparseGaussian",
+    "Spiral",
     "StudentT",
+    "SwissRoll",
     "Task",
     "Transform",
     "Transformed",
+    "UniformNoise",
+    "get_family",
     "get_task",
+    "spiral",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from collections.abc import Callable, Sequence
@@ -11,12 +12,15 @@ from typing import Any
 import numpy as np
 
 from neuralmi.benchmark.peers import PEERS
-from neuralmi.benchmark.tasks import QUICK_TASKS, TASKS, get_task
-from neuralmi.estimate import estimate_mi
+from neuralmi.benchmark.tasks import QUICK_TASKS, get_family, get_task
+from neuralmi.estimate import EstimatorConfig, estimate_mi
 
 __all__ = ["Record", "consistency_checks", "format_table", "run", "summarise"]
 
 QUICK_N, QUICK_STEPS = 2000, 300
+DEFAULT_FAMILY = "classic"
+
+Method = Callable[[np.ndarray, np.ndarray, int, str], tuple[float, float, float, float, float]]
 
 
 @dataclass(frozen=True)
@@ -33,15 +37,23 @@ class Record:
     ci_low: float
     ci_high: float
     seconds: float
+    truth_stderr: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe fields."""
         return asdict(self)
 
 
-def _neuralmi(bound: str, quick: bool) -> Callable[[np.ndarray, np.ndarray, int], tuple[float, float, float, float, float]]:
-    def method(x: np.ndarray, y: np.ndarray, seed: int) -> tuple[float, float, float, float, float]:
+def _discrete_options(discrete: str) -> dict[str, bool]:
+    """``discrete_x`` / ``discrete_y`` for the labelled sides, once :class:`EstimatorConfig` has such fields."""
+    fields = {f.name for f in dataclasses.fields(EstimatorConfig)}
+    return {f"discrete_{side}": True for side in discrete if f"discrete_{side}" in fields}
+
+
+def _neuralmi(bound: str, quick: bool) -> Method:
+    def method(x: np.ndarray, y: np.ndarray, seed: int, discrete: str) -> tuple[float, float, float, float, float]:
         extra: dict[str, Any] = {"max_steps": QUICK_STEPS} if quick else {}
+        extra |= _discrete_options(discrete)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             r = estimate_mi(x, y, bound=bound, seed=seed, progress=False, **extra)
@@ -50,8 +62,8 @@ def _neuralmi(bound: str, quick: bool) -> Callable[[np.ndarray, np.ndarray, int]
     return method
 
 
-def _peer(name: str) -> Callable[[np.ndarray, np.ndarray, int], tuple[float, float, float, float, float]]:
-    def method(x: np.ndarray, y: np.ndarray, seed: int) -> tuple[float, float, float, float, float]:
+def _peer(name: str) -> Method:
+    def method(x: np.ndarray, y: np.ndarray, seed: int, discrete: str) -> tuple[float, float, float, float, float]:
         try:
             r = PEERS[name](x, y, seed=seed)
         except RuntimeError as err:  # a failing peer is recorded as NaN, never stops the run
@@ -70,9 +82,19 @@ def run(
     quick: bool = False,
     peers: Sequence[str] = (),
     progress: Callable[[Record], None] | None = None,
+    family: str | None = None,
 ) -> list[Record]:
-    """Estimate every task with every method and seed, on the same samples for every method."""
-    names = list(tasks) if tasks else list(QUICK_TASKS if quick else TASKS)
+    """Estimate every task with every method and seed, on the same samples for every method.
+
+    The tasks are ``tasks``, or those of ``family`` (see :data:`~neuralmi.benchmark.tasks.FAMILIES`),
+    or by default the ``classic`` family (:data:`~neuralmi.benchmark.tasks.QUICK_TASKS` with ``quick``).
+    """
+    if tasks and family is not None:
+        raise ValueError("give tasks or a family, not both")
+    if family is not None:
+        names = list(get_family(family))
+    else:
+        names = list(tasks) if tasks else list(QUICK_TASKS if quick else get_family(DEFAULT_FAMILY))
     for peer in peers:
         if peer not in PEERS:
             raise ValueError(f"unknown peer {peer!r}; choose from {sorted(PEERS)}")
@@ -84,8 +106,8 @@ def run(
         for seed in range(seeds):
             x, y = task.sample(seed, n)
             for method, fn in methods.items():
-                nats, se, lo, hi, secs = fn(x, y, seed)
-                record = Record(name, method, seed, n, task.truth, nats, se, lo, hi, secs)
+                nats, se, lo, hi, secs = fn(x, y, seed, task.discrete)
+                record = Record(name, method, seed, n, task.truth, nats, se, lo, hi, secs, task.truth_stderr)
                 records.append(record)
                 if progress is not None:
                     progress(record)
@@ -111,6 +133,7 @@ def summarise(records: Sequence[Record]) -> list[dict[str, Any]]:
                 "method": method,
                 "n": rs[0].n,
                 "truth": truth,
+                "truth_stderr": rs[0].truth_stderr,
                 "mean": float(est.mean()),
                 "spread": float(est.std(ddof=1)) if len(est) > 1 else 0.0,
                 "median_rel_error": float(np.median(rel)),
@@ -150,10 +173,10 @@ def consistency_checks(seed: int = 0, quick: bool = False) -> dict[str, dict[str
     x, y = base.sample(n, seed)
     x2, y2 = base.sample(n, seed + 1)
     estimate = _neuralmi("dv", quick)
-    full = estimate(x, y, seed)[0]
-    shuffled = estimate(x, np.random.default_rng(seed).permutation(y), seed)[0]
-    processed = estimate(x, y[:, :2], seed)[0]
-    doubled = estimate(np.hstack([x, x2]), np.hstack([y, y2]), seed)[0]
+    full = estimate(x, y, seed, "")[0]
+    shuffled = estimate(x, np.random.default_rng(seed).permutation(y), seed, "")[0]
+    processed = estimate(x, y[:, :2], seed, "")[0]
+    doubled = estimate(np.hstack([x, x2]), np.hstack([y, y2]), seed, "")[0]
     return {
         "independence": {"estimate": shuffled, "ideal": 0.0},
         "data_processing": {"estimate": processed, "reference": full, "ratio": processed / full, "ideal": 0.4},
