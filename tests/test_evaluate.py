@@ -92,3 +92,13 @@ def test_low_precision_scores_are_summed_in_float32() -> None:
     table = torch.randn(6, 6, generator=torch.Generator().manual_seed(4))
     low = score_blocks(Table(table).to(torch.bfloat16), _indices(6), _indices(6), 100)
     assert np.isfinite(low.row).all() and low.row.dtype == np.float64
+
+
+def test_float64_scores_keep_their_joint_terms() -> None:
+    """A float64 critic's diagonal is copied before it is masked, not viewed (the masking wrote -inf into it)."""
+    table = torch.randn(6, 6, generator=torch.Generator().manual_seed(5))
+    high = score_blocks(Table(table.double()), _indices(6), _indices(6), 100)
+    low = score_blocks(Table(table), _indices(6), _indices(6), 100)
+    assert np.isfinite(high.joint).all()
+    np.testing.assert_allclose(high.joint, low.joint, rtol=1e-6)
+    np.testing.assert_allclose(summarise(high, "dv"), summarise(low, "dv"), rtol=1e-5)

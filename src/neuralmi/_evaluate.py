@@ -51,7 +51,7 @@ def score_blocks(critic: nn.Module, x: Tensor, y: Tensor, block_size: int) -> He
             s = s.float()
         elif s._base is not None or s.requires_grad or not s.is_contiguous():
             s = s.clone()  # never write into a tensor the critic may keep (a view, a parameter)
-        joint = s.diagonal().double().cpu().numpy()  # copied before the diagonal is masked in place
+        joint = s.diagonal().cpu().numpy().astype(np.float64, copy=True)  # a copy, before the diagonal is masked in place
         s.diagonal().fill_(float("-inf"))
         stats = (joint, _log_sum_exp(s, 1), _log_sum_exp(s, 0), np.full(len(idx), float(len(idx))))
         for store, value in zip(parts, stats):

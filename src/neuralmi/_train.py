@@ -35,7 +35,16 @@ STATE = (
 )
 """Trainer attributes a checkpoint holds besides the critics, the optimiser and the generator."""
 
-NOT_COMPARED = ("progress", "checkpoint", "checkpoint_every", "device", "gaussian_critic", "quadratic_steps")
+NOT_COMPARED = (
+    "progress",
+    "checkpoint",
+    "checkpoint_every",
+    "device",
+    "gaussian_critic",
+    "quadratic_steps",
+    "density_ratio",
+    "ensemble",
+)
 """Config fields that may differ on resumption (a GPU run may resume on the CPU, though not bit for bit).
 
 The candidates beside the trained critic (``gaussian_critic``, ``quadratic_steps``) are fitted after
@@ -80,6 +89,7 @@ class Trainer:
         self.diverged, self.done, self.step, self.best_step = False, False, 0, 0
         self.best, self.best_state, self.since_best = -math.inf, dict[str, Any](), 0
         self.smoothed: float | None = None
+        self.final_state: dict[str, Any] | None = None  # the last averaged weights, where the kept ones are step 0's
         self.lr_scale = 1.0  # halved at each validation plateau, on top of the schedule
         self.perm, self.pos = torch.empty(0, dtype=torch.long), 0
         self.averaged = copy.deepcopy(critic).eval().requires_grad_(False) if config.average > 0 else critic
@@ -194,6 +204,8 @@ class Trainer:
                 self._save()
         if bar is not None:
             bar.close()
+        if self.best_step == 0 and self.step > 0 and not self.diverged:  # nothing beat step 0: keep the trained weights aside
+            self.final_state = copy.deepcopy(self.averaged.state_dict())
         self.critic.load_state_dict(self.best_state)
         self.critic.eval()
         return self.step

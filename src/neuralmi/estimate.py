@@ -27,7 +27,16 @@ from torch import Tensor, nn
 
 from neuralmi._evaluate import score_blocks, summarise
 from neuralmi.bounds import BOUNDS, REPORT_WITH, REPORTABLE
-from neuralmi.candidates import QUADRATIC_TRAINING, Candidate, fit_gaussian, fit_labels, fit_network, fit_quadratic, select
+from neuralmi.candidates import (
+    QUADRATIC_TRAINING,
+    Candidate,
+    fit_ensemble,
+    fit_gaussian,
+    fit_labels,
+    fit_network,
+    fit_quadratic,
+    select,
+)
 from neuralmi.critics import CRITICS, FITTED_CRITICS, Activation, GaussianCritic, make_critic
 from neuralmi.data import PREPROCESSORS, Preprocessor, as_samples, check_pair, split_indices
 from neuralmi.labels import Categorical, as_labels, looks_discrete
@@ -82,6 +91,8 @@ class EstimatorConfig:
     lr_schedule: Literal["cosine", "constant"] = "cosine"  # cosine: lr decays to lr/10 at max_steps
     gaussian_critic: bool = True  # also fit the closed-form Gaussian critic; keep it if it wins on validation
     quadratic_steps: int = 500  # steps refining the Gaussian candidate as a trained QuadraticCritic (0: closed form only)
+    density_ratio: bool = True  # also fit a density-ratio critic log q(y|x) - log q(y) by maximum likelihood
+    ensemble: bool = True  # also try the average of the two best candidates' scores
     eval_every: int | None = None
     patience: int = 10
     decay_after: int = 3
@@ -112,7 +123,7 @@ class EstimatorConfig:
             raise ValueError(
                 "critic='quadratic' trains the Gaussian fit for quadratic_steps steps, got 0; critic='gaussian' is the fit alone"
             )
-        for flag in ("gaussian_critic", "discrete_x", "discrete_y"):
+        for flag in ("gaussian_critic", "density_ratio", "ensemble", "discrete_x", "discrete_y"):
             if not isinstance(getattr(self, flag), bool):
                 raise ValueError(f"{flag} must be True or False, got {getattr(self, flag)!r}")
         if self.lr_schedule not in LR_SCHEDULES:
@@ -435,7 +446,10 @@ def _fitted_alone(data: Prepared, cfg: EstimatorConfig) -> list[Candidate]:
     try:
         gaussian = fit_gaussian(data.train, data.val, cfg)
     except ValueError as err:
-        raise ValueError(f"critic={cfg.critic!r} is fitted on the training split ({len(data.train[0])} rows): {err}") from None
+        rows = sum(len(part[0]) for part in (data.train, data.val, data.test))
+        raise ValueError(
+            f"critic={cfg.critic!r} is fitted on the training split ({len(data.train[0])} of {rows} rows): {err}"
+        ) from None
     if cfg.critic == "gaussian":
         return [gaussian]
     assert isinstance(gaussian.critic, GaussianCritic)
@@ -468,6 +482,10 @@ def fit(data: Prepared, cfg: EstimatorConfig, critic: nn.Module | None = None) -
             quadratic = fit_quadratic(gaussian.critic, data.train, data.val, cfg)
             if quadratic.kept_step > 0:  # otherwise it is the Gaussian fit again
                 candidates.append(quadratic)
+    if cfg.ensemble:
+        ensemble = fit_ensemble(candidates, data.val, cfg)
+        if ensemble is not None:
+            candidates.append(ensemble)
     return candidates
 
 
@@ -524,15 +542,31 @@ def _warnings(result: MIResult, kept: Candidate, candidates: list[Candidate], n_
     return messages
 
 
+def _no_dependence(data: Prepared, candidates: list[Candidate], cfg: EstimatorConfig) -> tuple[float, float, tuple[float, float]]:
+    """(0, stderr, interval) where no candidate detects dependence: MI is 0 to within what the candidates resolve.
+
+    Each candidate's trained critic (its last weights, where the kept ones are the untrained
+    start) is scored on the test split; the interval runs from 0 to the highest upper 95% limit
+    among them, and ``stderr`` is that candidate's. It is never a zero-width measurement unless
+    no candidate has any spread (every critic constant).
+    """
+    best = (0.0, 0.0)
+    for candidate in candidates:
+        critic = candidate.trained if candidate.trained is not None else candidate.critic
+        value, se = summarise(score_blocks(critic, *data.test, cfg.eval_batch_size), cfg.report_bound)
+        if math.isfinite(value + se) and value + Z95 * se > best[0] + Z95 * best[1]:
+            best = (value, se)
+    return 0.0, best[1], (0.0, max(0.0, best[0] + Z95 * best[1]))
+
+
 def report(data: Prepared, candidates: list[Candidate], cfg: EstimatorConfig, start: float) -> MIResult:
     """The report stage: the chosen candidate's bound on the untouched test split, its error bar and warnings."""
     kept, detected = select(candidates)
     held_out = score_blocks(kept.critic, *data.test, cfg.eval_batch_size)
     nats, stderr = summarise(held_out, cfg.report_bound)
     ci = _interval(nats, stderr)
-    if not detected:  # MI is 0 to within what the best candidate resolves: never a zero-width measurement
-        ci = (0.0, max(0.0, ci[1]))
-        nats = 0.0
+    if not detected:
+        nats, stderr, ci = _no_dependence(data, candidates, cfg)
     result = MIResult(
         nats=nats,
         stderr=stderr,

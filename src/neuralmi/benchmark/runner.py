@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import warnings
 from collections.abc import Callable, Sequence
@@ -13,7 +12,7 @@ import numpy as np
 
 from neuralmi.benchmark.peers import PEERS
 from neuralmi.benchmark.tasks import QUICK_TASKS, get_family, get_task
-from neuralmi.estimate import EstimatorConfig, estimate_mi
+from neuralmi.estimate import estimate_mi
 
 __all__ = ["Record", "consistency_checks", "format_table", "run", "summarise"]
 
@@ -45,9 +44,8 @@ class Record:
 
 
 def _discrete_options(discrete: str) -> dict[str, bool]:
-    """``discrete_x`` / ``discrete_y`` for the labelled sides, once :class:`EstimatorConfig` has such fields."""
-    fields = {f.name for f in dataclasses.fields(EstimatorConfig)}
-    return {f"discrete_{side}": True for side in discrete if f"discrete_{side}" in fields}
+    """``discrete_x`` / ``discrete_y`` for the labelled sides of a task (``"x"``, ``"y"`` or ``"xy"``)."""
+    return {f"discrete_{side}": True for side in discrete}
 
 
 def _neuralmi(bound: str, quick: bool) -> Method:
