@@ -15,7 +15,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from neuralmi.io import atomic_write
+from neuralmi._files import atomic_write
+from neuralmi._version import __version__
 
 __all__ = ["FORMAT_VERSION", "check_matches", "fingerprint", "load_checkpoint", "save_checkpoint"]
 
@@ -34,22 +35,8 @@ def fingerprint(*tensors: Tensor) -> str:
 
 def save_checkpoint(path: str | os.PathLike[str], payload: dict[str, Any]) -> None:
     """Write ``payload`` with its format and library versions to ``path``, atomically."""
-    import neuralmi  # at call time: neuralmi imports this module while it initialises
-
-    meta = {"format_version": FORMAT_VERSION, "neuralmi_version": neuralmi.__version__, "torch_version": str(torch.__version__)}
-    atomic_write(Path(path), lambda f: torch.save({**payload, **meta}, f))
-    _sync_directory(Path(path).parent)
-
-
-def _sync_directory(directory: Path) -> None:
-    """Flush the folder entry of a rename to disk, so the new file survives a power cut (POSIX only)."""
-    if os.name != "posix":
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    meta = {"format_version": FORMAT_VERSION, "neuralmi_version": __version__, "torch_version": str(torch.__version__)}
+    atomic_write(path, lambda f: torch.save({**payload, **meta}, f))
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:

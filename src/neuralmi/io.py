@@ -5,8 +5,6 @@ from __future__ import annotations
 import csv
 import itertools
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,9 +13,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from neuralmi.data import PREPROCESSORS, Preprocessor, numeric_frame
+from neuralmi._evaluate import score_blocks, summarise
+from neuralmi._files import atomic_write
+from neuralmi.critics import FITTED_CRITICS, make_critic
+from neuralmi.data import PREPROCESSORS, Preprocessor, as_samples, check_pair, numeric_frame
+from neuralmi.estimate import EstimatorConfig, MIResult, build_critic
 
-__all__ = ["FORMAT_VERSION", "SavedEstimator", "atomic_write", "load", "read_table", "save", "select_columns"]
+__all__ = ["FORMAT_VERSION", "SavedEstimator", "load", "read_table", "save", "select_columns"]
 
 FORMAT_VERSION = 1
 
@@ -101,22 +103,10 @@ def select_columns(values: np.ndarray, names: list[str] | None, spec: str, path:
     return values[:, columns]
 
 
-def atomic_write(path: Path, write: Any) -> None:
-    """Write through a temporary file in the same folder, then rename it into place."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def save(result: Any, directory: str | Path, *, force: bool = False) -> Path:
+def save(result: MIResult, directory: str | Path, *, force: bool = False) -> Path:
     """Save a result's critic weights, config, standardisation and summary to ``directory``."""
+    if result.standardizers is None:
+        raise ValueError("this MIResult carries no standardisation; save the result estimate_mi returned")
     d = Path(directory)
     if d.exists() and not force:
         raise FileExistsError(f"{d} already exists; choose another directory or pass force=True (--force)")
@@ -124,7 +114,10 @@ def save(result: Any, directory: str | Path, *, force: bool = False) -> Path:
     meta = {"format_version": FORMAT_VERSION, "x_shape": list(result.x_shape), "y_shape": list(result.y_shape)}
     summary = {**result.to_dict(), **meta}
     x_prep, y_prep = result.standardizers
-    arrays = {**{f"x_{k}": v for k, v in x_prep.to_arrays().items()}, **{f"y_{k}": v for k, v in y_prep.to_arrays().items()}}
+    arrays: dict[str, Any] = {
+        **{f"x_{k}": v for k, v in x_prep.to_arrays().items()},
+        **{f"y_{k}": v for k, v in y_prep.to_arrays().items()},
+    }
     atomic_write(d / "critic.pt", lambda f: torch.save(result.critic.state_dict(), f))
     atomic_write(d / "standardizers.npz", lambda f: np.savez(f, **arrays))
     atomic_write(d / "result.json", lambda f: f.write(json.dumps(summary, indent=2).encode()))
@@ -142,9 +135,6 @@ class SavedEstimator:
 
     def estimate(self, x: Any, y: Any, report: str | None = None) -> tuple[float, float]:
         """(MI in nats, standard error) of the saved critic on new paired samples."""
-        from neuralmi._evaluate import score_blocks, summarise
-        from neuralmi.data import as_samples, check_pair
-
         xs, ys = as_samples(x, "x"), as_samples(y, "y")
         check_pair(xs, ys, 4)
         for name, arr, shape in (("x", xs, self.summary["x_shape"]), ("y", ys, self.summary["y_shape"])):
@@ -158,9 +148,6 @@ class SavedEstimator:
 
 def load(directory: str | Path) -> SavedEstimator:
     """Load an estimator saved by :func:`save` (weights only: nothing is unpickled)."""
-    from neuralmi.critics import FITTED_CRITICS, make_critic
-    from neuralmi.estimate import EstimatorConfig, build_critic
-
     d = Path(directory)
     for name in ("critic.pt", "standardizers.npz", "result.json"):
         if not (d / name).exists():
