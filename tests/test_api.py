@@ -11,7 +11,7 @@ import neuralmi
 
 PUBLIC = {
     "BOUNDS", "CLUB", "MINE", "BilinearCritic", "ConcatCritic", "EstimatorConfig", "MILoss", "MIResult", "MIWarning",
-    "SeparableCritic", "__version__", "donsker_varadhan", "estimate_mi", "infonce", "js", "load", "nwj", "save", "smile",
+    "NeuralMIError", "SeparableCritic", "__version__", "donsker_varadhan", "estimate_mi", "infonce", "js", "load", "nwj", "save", "smile",
 }  # fmt: skip
 
 
@@ -23,7 +23,7 @@ def test_top_level_exports_are_pinned() -> None:
 
 @pytest.mark.parametrize(
     "module",
-    ["bounds", "divergences", "critics", "conditionals", "losses", "estimate", "data", "io", "cli", "plotting", "benchmark"],
+    ["bounds", "divergences", "critics", "conditionals", "losses", "estimate", "data", "io", "cli", "plotting", "benchmark", "errors"],
 )
 def test_every_module_declares_all_and_documents_its_names(module: str) -> None:
     mod = importlib.import_module(f"neuralmi.{module}")

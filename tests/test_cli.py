@@ -160,20 +160,61 @@ def test_demo_quick_prints_truth_beside_estimate(tmp_path: Path, capsys: pytest.
     assert (tmp_path / "demo.png").exists()
 
 
-def test_internal_error_is_exit_1_and_debug_shows_the_traceback(
-    pair: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("error", [RuntimeError, ValueError, TypeError])
+def test_a_bug_is_exit_1_asking_for_a_report_and_debug_shows_the_traceback(
+    pair: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], error: type[Exception]
 ) -> None:
+    """Only NeuralMIError is the user's; a plain ValueError from inside the library is a bug like any other."""
     import neuralmi.estimate
 
     def broken(*args: object, **kwargs: object) -> None:
-        raise RuntimeError("boom")
+        raise error("boom")
 
     monkeypatch.setattr(neuralmi.estimate, "estimate_mi", broken)
     assert main(["estimate", str(pair[0]), str(pair[1]), *FAST]) == 1
     err = capsys.readouterr().err
-    assert "internal error: RuntimeError: boom" in err and "--debug" in err and "Traceback" not in err
+    assert f"internal error, please report it: {error.__name__}: boom" in err and "--debug" in err and "Traceback" not in err
     assert main(["--debug", "estimate", str(pair[0]), str(pair[1]), *FAST]) == 1
     assert "Traceback" in capsys.readouterr().err
+
+
+def test_a_user_error_from_the_library_is_exit_2(
+    pair: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import neuralmi.estimate
+    from neuralmi.errors import NeuralMIError
+
+    def refuses(*args: object, **kwargs: object) -> None:
+        raise NeuralMIError("x has too few rows")
+
+    monkeypatch.setattr(neuralmi.estimate, "estimate_mi", refuses)
+    assert main(["estimate", str(pair[0]), str(pair[1]), *FAST]) == 2
+    assert capsys.readouterr().err == "neuralmi: error: x has too few rows\n"
+
+
+def test_bench_refuses_an_unknown_bound_as_usage(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "--quick", "--tasks", "binary_channel", "--bounds", "nope"]) == 2
+    assert "bound 'nope'" in capsys.readouterr().err
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    import neuralmi
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out == f"neuralmi {neuralmi.__version__}\n"
+
+
+def test_each_warning_is_printed_once_without_a_source_line(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "x.npy", rng.normal(size=(300, 2)))
+    np.save(tmp_path / "y.npy", rng.normal(size=(300, 2)))  # independent: no trained critic beats the untrained one
+    cmd = [sys.executable, "-m", "neuralmi", "estimate", str(tmp_path / "x.npy"), str(tmp_path / "y.npy")]
+    done = subprocess.run([*cmd, "--steps", "20", "--no-gaussian-critic"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.splitlines()
+    assert lines and all(line.startswith("neuralmi: warning: ") for line in lines), done.stderr
+    assert len(set(lines)) == len(lines)
+    assert any("no dependence detected" in line for line in lines)
 
 
 def test_plot_without_matplotlib_says_how_to_install(

@@ -17,6 +17,7 @@ from torch import Tensor
 
 from neuralmi._files import atomic_write
 from neuralmi._version import __version__
+from neuralmi.errors import NeuralMIError
 
 __all__ = ["FORMAT_VERSION", "check_matches", "fingerprint", "load_checkpoint", "save_checkpoint"]
 
@@ -45,10 +46,10 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
         payload = torch.load(Path(path), map_location="cpu", weights_only=True)
     except Exception as err:  # torch.load raises many types on foreign or truncated files
         first = str(err).strip().splitlines()[0] if str(err).strip() else ""
-        raise ValueError(f"{path}: not a readable neuralmi checkpoint ({type(err).__name__}: {first[:200]})") from None
+        raise NeuralMIError(f"{path}: not a readable neuralmi checkpoint ({type(err).__name__}: {first[:200]})") from None
     version = payload.get("format_version") if isinstance(payload, dict) else None
     if version != FORMAT_VERSION:
-        raise ValueError(
+        raise NeuralMIError(
             f"{path}: checkpoint format version {version!r}, this neuralmi reads version {FORMAT_VERSION}; "
             "delete the file or choose another checkpoint path to start afresh"
         )
@@ -56,11 +57,11 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def check_matches(path: str | os.PathLike[str], what: str, saved: dict[str, Any], current: dict[str, Any]) -> None:
-    """Raise a ValueError naming every entry that differs between the checkpoint's ``saved`` and ``current``."""
+    """Raise a ``NeuralMIError`` naming every entry that differs between the checkpoint's ``saved`` and ``current``."""
     keys = dict.fromkeys([*current, *saved])
     differ = [f"{k}: checkpoint {saved.get(k)!r}, now {current.get(k)!r}" for k in keys if saved.get(k) != current.get(k)]
     if differ:
-        raise ValueError(
+        raise NeuralMIError(
             f"{path}: cannot resume, the {what} differs from the checkpoint's ({'; '.join(differ)}); "
             "run with the same data and settings, or delete the file or choose another checkpoint path"
         )

@@ -17,6 +17,7 @@ from neuralmi._evaluate import score_blocks, summarise
 from neuralmi._files import atomic_write
 from neuralmi.critics import FITTED_CRITICS, make_critic
 from neuralmi.data import PREPROCESSORS, Preprocessor, as_samples, check_pair, numeric_frame
+from neuralmi.errors import NeuralMIError
 from neuralmi.estimate import EstimatorConfig, MIResult, build_critic
 
 __all__ = ["FORMAT_VERSION", "SavedEstimator", "load", "read_table", "save", "select_columns"]
@@ -28,7 +29,7 @@ def _read_delimited(path: Path, delimiter: str) -> tuple[np.ndarray, list[str]]:
     with path.open(newline="") as f:
         rows = [r for r in csv.reader(f, delimiter=delimiter) if r]
     if not rows:
-        raise ValueError(f"{path}: the file is empty")
+        raise NeuralMIError(f"{path}: the file is empty")
 
     def is_number(cell: str) -> bool:
         try:
@@ -43,12 +44,12 @@ def _read_delimited(path: Path, delimiter: str) -> tuple[np.ndarray, list[str]]:
     values = np.empty((len(body), len(names)))
     for i, row in enumerate(body):
         if len(row) != len(names):
-            raise ValueError(f"{path}: row {i} has {len(row)} fields, the header has {len(names)}")
+            raise NeuralMIError(f"{path}: row {i} has {len(row)} fields, the header has {len(names)}")
         for j, cell in enumerate(row):
             try:
                 values[i, j] = float(cell) if cell.strip() else np.nan
             except ValueError:
-                raise ValueError(f"{path}: column {names[j]!r} is non-numeric (row {i} holds {cell!r})") from None
+                raise NeuralMIError(f"{path}: column {names[j]!r} is non-numeric (row {i} holds {cell!r})") from None
     return values, names
 
 
@@ -74,11 +75,11 @@ def read_table(path: str | Path) -> tuple[np.ndarray | dict[str, np.ndarray], li
 
             frame = pd.read_parquet(p)
         except ImportError as err:
-            raise ValueError(
+            raise NeuralMIError(
                 f"{p}: reading parquet needs pandas and pyarrow: pip install 'neuralmi[dataframes]' ({err})"
             ) from None
         return numeric_frame(frame, f"{p}:"), [str(c) for c in frame.columns]
-    raise ValueError(f"{p}: unreadable format {suffix or '(no extension)'!r}; use .npy, .npz, .csv, .tsv or .parquet")
+    raise NeuralMIError(f"{p}: unreadable format {suffix or '(no extension)'!r}; use .npy, .npz, .csv, .tsv or .parquet")
 
 
 def select_columns(values: np.ndarray, names: list[str] | None, spec: str, path: str) -> np.ndarray:
@@ -94,19 +95,19 @@ def select_columns(values: np.ndarray, names: list[str] | None, spec: str, path:
         elif part.lstrip("-").isdigit():
             columns.append(int(part))
         else:
-            raise ValueError(f"{path}: no column named {part!r}" + (f"; columns are {names}" if names else ""))
+            raise NeuralMIError(f"{path}: no column named {part!r}" + (f"; columns are {names}" if names else ""))
     for c in columns:
         if not -width <= c < width:
-            raise ValueError(f"{path}: column index {c} is out of range for {width} columns")
+            raise NeuralMIError(f"{path}: column index {c} is out of range for {width} columns")
     if not columns:
-        raise ValueError(f"{path}: no columns selected by {spec!r}")
+        raise NeuralMIError(f"{path}: no columns selected by {spec!r}")
     return values[:, columns]
 
 
 def save(result: MIResult, directory: str | Path, *, force: bool = False) -> Path:
     """Save a result's critic weights, config, standardisation and summary to ``directory``."""
     if result.standardizers is None:
-        raise ValueError("this MIResult carries no standardisation; save the result estimate_mi returned")
+        raise NeuralMIError("this MIResult carries no standardisation; save the result estimate_mi returned")
     d = Path(directory)
     if d.exists() and not force:
         raise FileExistsError(f"{d} already exists; choose another directory or pass force=True (--force)")
@@ -139,7 +140,7 @@ class SavedEstimator:
         check_pair(xs, ys, 4)
         for name, arr, shape in (("x", xs, self.summary["x_shape"]), ("y", ys, self.summary["y_shape"])):
             if list(arr.shape[1:]) != list(shape):
-                raise ValueError(f"{name} samples have shape {arr.shape[1:]}, the saved critic was trained on {tuple(shape)}")
+                raise NeuralMIError(f"{name} samples have shape {arr.shape[1:]}, the saved critic was trained on {tuple(shape)}")
         device = next(itertools.chain(self.critic.parameters(), self.critic.buffers())).device
         tx, ty = torch.from_numpy(self.x_prep(xs)).to(device), torch.from_numpy(self.y_prep(ys)).to(device)
         held = score_blocks(self.critic, tx, ty, int(self.summary["config"]["eval_batch_size"]))
@@ -154,7 +155,9 @@ def load(directory: str | Path) -> SavedEstimator:
             raise FileNotFoundError(f"{d / name}: missing; is {d} a directory written by neuralmi save / --save?")
     summary = json.loads((d / "result.json").read_text())
     if summary.get("format_version") != FORMAT_VERSION:
-        raise ValueError(f"{d}: saved with format version {summary.get('format_version')}, this neuralmi reads {FORMAT_VERSION}")
+        raise NeuralMIError(
+            f"{d}: saved with format version {summary.get('format_version')}, this neuralmi reads {FORMAT_VERSION}"
+        )
     cfg_fields: dict[str, Any] = {k: (tuple(v) if isinstance(v, list) else v) for k, v in summary["config"].items()}
     cfg = EstimatorConfig(**cfg_fields)
     dims = int(np.prod(summary["x_shape"])), int(np.prod(summary["y_shape"]))

@@ -15,6 +15,7 @@ from torch import Tensor, nn
 
 from neuralmi._math import marginal_logmeanexp
 from neuralmi.bounds import UPPER_BOUNDS, Bound, dv_moving_average, get_bound, infonce, interpolated
+from neuralmi.errors import NeuralMIError
 
 __all__ = ["CLUB", "MINE", "MILoss", "Sampler"]
 
@@ -26,11 +27,11 @@ def _check_batch(x: Tensor, y: Tensor) -> None:
     if not isinstance(x, Tensor) or not isinstance(y, Tensor):
         raise TypeError(f"x and y must be torch tensors, got {type(x).__name__} and {type(y).__name__}")
     if x.dim() == 0 or y.dim() == 0 or len(x) != len(y):
-        raise ValueError(
+        raise NeuralMIError(
             f"x and y must be paired batches with the same number of rows, got shapes {tuple(x.shape)} and {tuple(y.shape)}"
         )
     if len(x) < 2:
-        raise ValueError(f"a batch needs at least 2 rows to form marginal pairs, got {len(x)}")
+        raise NeuralMIError(f"a batch needs at least 2 rows to form marginal pairs, got {len(x)}")
 
 
 def _scores(
@@ -71,11 +72,11 @@ class MILoss(nn.Module):
     ) -> None:
         super().__init__()
         if sampler not in ("all_pairs", "shuffle"):
-            raise ValueError(f"sampler must be 'all_pairs' or 'shuffle', got {sampler!r}")
+            raise NeuralMIError(f"sampler must be 'all_pairs' or 'shuffle', got {sampler!r}")
         self.critic = critic
         self.bound = get_bound(bound)
         if sampler == "shuffle" and self.bound in _MATRIX_ONLY:
-            raise ValueError(f"bound {getattr(self.bound, '__name__', bound)!r} needs all pairs; use sampler='all_pairs'")
+            raise NeuralMIError(f"bound {getattr(self.bound, '__name__', bound)!r} needs all pairs; use sampler='all_pairs'")
         self.sampler: Sampler = sampler
         self.generator = generator
         self.bound_kwargs = bound_kwargs
@@ -115,7 +116,7 @@ class MINE(nn.Module):
     ) -> None:
         super().__init__()
         if not 0.0 < ma_rate <= 1.0:
-            raise ValueError(f"ma_rate must lie in (0, 1], got {ma_rate}")
+            raise NeuralMIError(f"ma_rate must lie in (0, 1], got {ma_rate}")
         self.critic, self.ma_rate, self.sampler, self.generator = critic, ma_rate, sampler, generator
         self.register_buffer("log_ma", torch.zeros(()))
         self.register_buffer("steps", torch.zeros((), dtype=torch.long))
@@ -154,7 +155,7 @@ class CLUB(nn.Module):
     def __init__(self, conditional: nn.Module, kind: Literal["club", "l1out"] = "club") -> None:
         super().__init__()
         if kind not in UPPER_BOUNDS:
-            raise ValueError(f"kind must be one of {sorted(UPPER_BOUNDS)}, got {kind!r}")
+            raise NeuralMIError(f"kind must be one of {sorted(UPPER_BOUNDS)}, got {kind!r}")
         self.conditional, self.kind = conditional, kind
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:

@@ -12,6 +12,7 @@ import numpy as np
 
 from neuralmi.benchmark.peers import PEERS
 from neuralmi.benchmark.tasks import QUICK_TASKS, TASKS, get_task
+from neuralmi.errors import NeuralMIError
 from neuralmi.estimate import estimate_mi
 
 __all__ = ["Record", "consistency_checks", "format_table", "run", "summarise"]
@@ -75,7 +76,7 @@ def run(
     names = list(tasks) if tasks else list(QUICK_TASKS if quick else TASKS)
     for peer in peers:
         if peer not in PEERS:
-            raise ValueError(f"unknown peer {peer!r}; choose from {sorted(PEERS)}")
+            raise NeuralMIError(f"unknown peer {peer!r}; choose from {sorted(PEERS)}")
     methods = {f"neuralmi[{b}]": _neuralmi(b, quick) for b in bounds} | {p: _peer(p) for p in peers}
     records = []
     for name in names:

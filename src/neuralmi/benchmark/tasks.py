@@ -19,6 +19,7 @@ from neuralmi.benchmark.distributions import (
     StudentT,
     Transformed,
 )
+from neuralmi.errors import NeuralMIError
 
 __all__ = ["QUICK_TASKS", "TASKS", "Task", "get_task"]
 
@@ -108,11 +109,11 @@ QUICK_TASKS: tuple[str, ...] = ("gaussian_1d_rho0.4", "binary_channel", "gaussia
 
 
 def get_task(name: str) -> Task:
-    """The task registered as ``name``; ``ValueError`` listing the names otherwise.
+    """The task registered as ``name``; ``NeuralMIError`` listing the names otherwise.
 
     >>> get_task("pm1_vector_7").truth / math.log(2)
     3.5
     """
     if name not in TASKS:
-        raise ValueError(f"unknown task {name!r}; expected one of: {', '.join(TASKS)}")
+        raise NeuralMIError(f"unknown task {name!r}; expected one of: {', '.join(TASKS)}")
     return TASKS[name]
