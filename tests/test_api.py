@@ -23,7 +23,20 @@ def test_top_level_exports_are_pinned() -> None:
 
 @pytest.mark.parametrize(
     "module",
-    ["bounds", "divergences", "critics", "conditionals", "losses", "estimate", "data", "io", "cli", "plotting", "benchmark", "errors"],
+    [
+        "bounds",
+        "divergences",
+        "critics",
+        "conditionals",
+        "losses",
+        "estimate",
+        "data",
+        "io",
+        "cli",
+        "plotting",
+        "benchmark",
+        "errors",
+    ],
 )
 def test_every_module_declares_all_and_documents_its_names(module: str) -> None:
     mod = importlib.import_module(f"neuralmi.{module}")
