@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.resources
 import inspect
 
 import pytest
@@ -45,3 +46,8 @@ def test_every_module_declares_all_and_documents_its_names(module: str) -> None:
         obj = getattr(mod, name)
         if inspect.isfunction(obj) or inspect.isclass(obj):
             assert getattr(obj, "__doc__", None), f"{module}.{name} has no docstring"
+
+
+def test_the_package_ships_a_py_typed_marker() -> None:
+    """PEP 561: without the marker, users' type checkers skip neuralmi's annotations."""
+    assert (importlib.resources.files("neuralmi") / "py.typed").is_file()
