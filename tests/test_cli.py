@@ -67,6 +67,18 @@ def test_single_csv_table_with_columns(tmp_path: Path, capsys: pytest.CaptureFix
     assert json.loads(capsys.readouterr().out)["n_test"] == 90
 
 
+def test_table_written_by_pandas_with_a_text_column_not_selected(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=300)
+    frame = pd.DataFrame({"a": a, "b": rng.normal(size=300), "c": a + rng.normal(size=300), "label": ["u", "v", "w"] * 100})
+    frame.to_csv(tmp_path / "t.csv")  # with the unnamed index column too
+    frame.to_csv(tmp_path / "t.tsv", sep="\t", index=False)
+    for name in ("t.csv", "t.tsv"):
+        assert main(["estimate", str(tmp_path / name), "--x", "a,b", "--y", "c", "--json", *FAST]) == 0
+        assert json.loads(capsys.readouterr().out)["n_test"] == 90
+
+
 def test_npz_with_x_and_y(tmp_path: Path) -> None:
     rng = np.random.default_rng(1)
     np.savez(tmp_path / "d.npz", x=rng.normal(size=100), y=rng.normal(size=100))
@@ -79,7 +91,7 @@ def test_npz_with_x_and_y(tmp_path: Path) -> None:
         (lambda d: [str(d / "missing.npy"), str(d / "y.npy")], "missing.npy: no such file"),
         (lambda d: [str(d / "x.npy"), str(d / "short.npy")], "has 400 rows but Y"),
         (lambda d: [str(d / "x.npy"), str(d / "bad.txt")], "unreadable format"),
-        (lambda d: [str(d / "nan.csv"), "--x", "a", "--y", "b"], "nan.csv: X has NaN at row 1, column 0"),
+        (lambda d: [str(d / "nan.csv"), "--x", "a", "--y", "b"], "nan.csv: X has NaN at row 1, column 'a'"),
         (lambda d: [str(d / "text.csv"), "--x", "a", "--y", "b"], "column 'b' is non-numeric"),
         (lambda d: [str(d / "x.npy")], "give two files"),
     ],

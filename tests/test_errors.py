@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import neuralmi
-from neuralmi import benchmark, bounds, conditionals, critics, data, divergences, io
+from neuralmi import benchmark, bounds, conditionals, critics, data, divergences, tables
 from neuralmi.benchmark import runner
 from neuralmi.checkpoint import load_checkpoint
 from neuralmi.errors import NeuralMIError
@@ -23,7 +23,7 @@ def _garbage_checkpoint(tmp: Path) -> object:
 
 def _garbage_csv(tmp: Path) -> object:
     (tmp / "t.dat").write_text("1,2\n")
-    return io.read_table(tmp / "t.dat")
+    return tables.read_table(tmp / "t.dat")
 
 
 def _critic() -> torch.nn.Module:
@@ -33,9 +33,9 @@ def _critic() -> torch.nn.Module:
 CASES: dict[str, tuple[Callable[[Path], object], str]] = {
     "data.as_samples": (lambda t: data.as_samples(np.array([1.0, np.nan]), "x"), "x has NaN"),
     "data.check_pair": (lambda t: data.check_pair(np.zeros((3, 1)), np.zeros((4, 1)), 2), "same number"),
-    "io.read_table": (_garbage_csv, "unreadable format"),
-    "io.select_columns": (
-        lambda t: io.select_columns(np.zeros((2, 2)), ["a", "b"], "c", "t.csv"),
+    "tables.read_table": (_garbage_csv, "unreadable format"),
+    "tables.select_columns": (
+        lambda t: tables.select_columns(np.zeros((2, 2)), "c", "t.csv"),
         "no column named 'c'",
     ),
     "checkpoint.load_checkpoint": (_garbage_checkpoint, "not a readable neuralmi checkpoint"),

@@ -104,15 +104,9 @@ def _check_output(path: Path | None, force: bool) -> None:
 
 
 def _load_samples(args: argparse.Namespace) -> tuple[Any, Any]:
-    from neuralmi.io import read_table, select_columns
+    from neuralmi.tables import read_table, select_columns
 
-    def read(path: str) -> tuple[Any, list[str] | None]:
-        try:
-            return read_table(path)
-        except FileNotFoundError as err:
-            raise UsageError(str(err)) from None
-
-    data, names = read(args.x)
+    data = read_table(args.x)
     if args.y is None:
         if isinstance(data, dict):
             if {"x", "y"} <= data.keys():
@@ -120,17 +114,16 @@ def _load_samples(args: argparse.Namespace) -> tuple[Any, Any]:
             raise UsageError(f"{args.x}: an .npz alone must hold arrays named 'x' and 'y', found {sorted(data)}")
         if not (args.x_cols and args.y_cols):
             raise UsageError("give two files X Y, or one table with --x COLS --y COLS")
-        return select_columns(data, names, args.x_cols, args.x), select_columns(data, names, args.y_cols, args.x)
-    y, y_names = read(args.y)
+        return select_columns(data, args.x_cols, args.x), select_columns(data, args.y_cols, args.x)
 
-    def single(value: Any, path: str, cols: str | None, col_names: list[str] | None) -> Any:
+    def single(value: Any, path: str, cols: str | None) -> Any:
         if isinstance(value, dict):
             if len(value) != 1:
                 raise UsageError(f"{path}: holds several arrays {sorted(value)}; save one array per file")
             value = next(iter(value.values()))
-        return select_columns(value, col_names, cols, path) if cols else value
+        return select_columns(value, cols, path) if cols else value
 
-    return single(data, args.x, args.x_cols, names), single(y, args.y, args.y_cols, y_names)
+    return single(data, args.x, args.x_cols), single(read_table(args.y), args.y, args.y_cols)
 
 
 def _estimate(args: argparse.Namespace) -> int:

@@ -1,8 +1,7 @@
-"""Reading sample files (npy, npz, csv, tsv, parquet) and saving / loading trained estimators."""
+"""Saving and loading trained estimators: critic weights, standardisation and summary, nothing pickled."""
 
 from __future__ import annotations
 
-import csv
 import itertools
 import json
 from dataclasses import dataclass
@@ -16,92 +15,13 @@ from torch import nn
 from neuralmi._evaluate import score_blocks, summarise
 from neuralmi._files import atomic_write
 from neuralmi.critics import FITTED_CRITICS, make_critic
-from neuralmi.data import PREPROCESSORS, Preprocessor, as_samples, check_pair, numeric_frame
+from neuralmi.data import PREPROCESSORS, Preprocessor, as_samples, check_pair
 from neuralmi.errors import NeuralMIError
 from neuralmi.estimate import EstimatorConfig, MIResult, build_critic
 
-__all__ = ["FORMAT_VERSION", "SavedEstimator", "load", "read_table", "save", "select_columns"]
+__all__ = ["FORMAT_VERSION", "SavedEstimator", "load", "save"]
 
 FORMAT_VERSION = 1
-
-
-def _read_delimited(path: Path, delimiter: str) -> tuple[np.ndarray, list[str]]:
-    with path.open(newline="") as f:
-        rows = [r for r in csv.reader(f, delimiter=delimiter) if r]
-    if not rows:
-        raise NeuralMIError(f"{path}: the file is empty")
-
-    def is_number(cell: str) -> bool:
-        try:
-            float(cell)
-        except ValueError:
-            return cell.strip().lower() in ("", "nan", "inf", "-inf")
-        return True
-
-    header = not all(is_number(c) for c in rows[0])
-    names = [c.strip() for c in rows[0]] if header else [str(i) for i in range(len(rows[0]))]
-    body = rows[1:] if header else rows
-    values = np.empty((len(body), len(names)))
-    for i, row in enumerate(body):
-        if len(row) != len(names):
-            raise NeuralMIError(f"{path}: row {i} has {len(row)} fields, the header has {len(names)}")
-        for j, cell in enumerate(row):
-            try:
-                values[i, j] = float(cell) if cell.strip() else np.nan
-            except ValueError:
-                raise NeuralMIError(f"{path}: column {names[j]!r} is non-numeric (row {i} holds {cell!r})") from None
-    return values, names
-
-
-def read_table(path: str | Path) -> tuple[np.ndarray | dict[str, np.ndarray], list[str] | None]:
-    """Read samples from ``.npy``, ``.npz`` (a dict of arrays), ``.csv``, ``.tsv`` or ``.parquet``.
-
-    Returns the array (or the npz's arrays by name) and the column names of a table, if any.
-    """
-    p = Path(path)
-    if not p.exists():
-        raise FileNotFoundError(f"{p}: no such file")
-    suffix = p.suffix.lower()
-    if suffix == ".npy":
-        return np.load(p, allow_pickle=False), None
-    if suffix == ".npz":
-        with np.load(p, allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}, None
-    if suffix in (".csv", ".tsv"):
-        return _read_delimited(p, "\t" if suffix == ".tsv" else ",")
-    if suffix == ".parquet":
-        try:
-            import pandas as pd
-
-            frame = pd.read_parquet(p)
-        except ImportError as err:
-            raise NeuralMIError(
-                f"{p}: reading parquet needs pandas and pyarrow: pip install 'neuralmi[dataframes]' ({err})"
-            ) from None
-        return numeric_frame(frame, f"{p}:"), [str(c) for c in frame.columns]
-    raise NeuralMIError(f"{p}: unreadable format {suffix or '(no extension)'!r}; use .npy, .npz, .csv, .tsv or .parquet")
-
-
-def select_columns(values: np.ndarray, names: list[str] | None, spec: str, path: str) -> np.ndarray:
-    """Columns picked by a comma-separated list of names or indices, with ranges like ``0:3``."""
-    columns: list[int] = []
-    width = values.shape[1] if values.ndim > 1 else 1
-    for part in (p.strip() for p in spec.split(",") if p.strip()):
-        if names is not None and part in names:
-            columns.append(names.index(part))
-        elif ":" in part:
-            lo, hi = part.split(":", 1)
-            columns.extend(range(int(lo or 0), int(hi or width)))
-        elif part.lstrip("-").isdigit():
-            columns.append(int(part))
-        else:
-            raise NeuralMIError(f"{path}: no column named {part!r}" + (f"; columns are {names}" if names else ""))
-    for c in columns:
-        if not -width <= c < width:
-            raise NeuralMIError(f"{path}: column index {c} is out of range for {width} columns")
-    if not columns:
-        raise NeuralMIError(f"{path}: no columns selected by {spec!r}")
-    return values[:, columns]
 
 
 def save(result: MIResult, directory: str | Path, *, force: bool = False) -> Path:
