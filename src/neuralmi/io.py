@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,10 +25,27 @@ __all__ = ["FORMAT_VERSION", "SavedEstimator", "load", "save"]
 FORMAT_VERSION = 1
 
 
+def _rebuild_critic(config: EstimatorConfig, kind: str, x_shape: Sequence[int], y_shape: Sequence[int]) -> nn.Module:
+    """The critic :func:`load` fills with the saved weights: a fitted kind by its name, else the network the config names."""
+    dims = int(np.prod(x_shape)), int(np.prod(y_shape))
+    return make_critic(kind, *dims) if kind in FITTED_CRITICS else build_critic(config, *dims)
+
+
+def _layout(module: nn.Module) -> dict[str, tuple[int, ...]]:
+    """Each weight's name and shape: what a state dict must match to load."""
+    return {name: tuple(t.shape) for name, t in module.state_dict().items()}
+
+
 def save(result: MIResult, directory: str | Path, *, force: bool = False) -> Path:
     """Save a result's critic weights, config, standardisation and summary to ``directory``."""
     if result.standardizers is None:
         raise NeuralMIError("this MIResult carries no standardisation; save the result estimate_mi returned")
+    rebuilt = _rebuild_critic(result.config, result.critic_kind, result.x_shape, result.y_shape)
+    if type(rebuilt) is not type(result.critic) or _layout(rebuilt) != _layout(result.critic):
+        raise NeuralMIError(
+            f"the critic is a {type(result.critic).__name__} module of your own, which neuralmi.load cannot rebuild; "
+            "keep its weights with torch.save(result.critic.state_dict(), path) and rebuild the module yourself"
+        )
     d = Path(directory)
     if d.exists() and not force:
         raise FileExistsError(f"{d} already exists; choose another directory or pass force=True (--force)")
@@ -45,7 +63,7 @@ def save(result: MIResult, directory: str | Path, *, force: bool = False) -> Pat
     return d
 
 
-@dataclass
+@dataclass(repr=False)
 class SavedEstimator:
     """A trained critic with its standardisation, reloaded by :func:`load`."""
 
@@ -53,6 +71,14 @@ class SavedEstimator:
     summary: dict[str, Any]
     x_prep: Preprocessor
     y_prep: Preprocessor
+
+    def __repr__(self) -> str:
+        """One line: the critic, the shapes it reads and the estimate it was saved with (not the curve and config)."""
+        s = self.summary
+        return (
+            f"SavedEstimator({type(self.critic).__name__}, x_shape={tuple(s['x_shape'])}, y_shape={tuple(s['y_shape'])}, "
+            f"mi_nats={s['mi_nats']:.4f} ± {s['stderr']:.4f}, {s['bound']}->{s['report']}, n_train={s['n_train']})"
+        )
 
     def estimate(self, x: Any, y: Any, report: str | None = None) -> tuple[float, float]:
         """(MI in nats, standard error) of the saved critic on new paired samples."""
@@ -80,9 +106,7 @@ def load(directory: str | Path) -> SavedEstimator:
         )
     cfg_fields: dict[str, Any] = {k: (tuple(v) if isinstance(v, list) else v) for k, v in summary["config"].items()}
     cfg = EstimatorConfig(**cfg_fields)
-    dims = int(np.prod(summary["x_shape"])), int(np.prod(summary["y_shape"]))
-    kind = summary.get("critic_kind")
-    critic = make_critic(kind, *dims) if kind in FITTED_CRITICS else build_critic(cfg, *dims)
+    critic = _rebuild_critic(cfg, summary.get("critic_kind", ""), summary["x_shape"], summary["y_shape"])
     critic.load_state_dict(torch.load(d / "critic.pt", weights_only=True, map_location="cpu"))
     critic.eval()
     prep = PREPROCESSORS[cfg.preprocess]

@@ -8,7 +8,7 @@ r"""MI as a training objective: differentiable ``nn.Module`` s for any training 
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Literal, cast, get_args
 
 import torch
 from torch import Tensor, nn
@@ -17,10 +17,18 @@ from neuralmi._math import marginal_logmeanexp
 from neuralmi.bounds import UPPER_BOUNDS, Bound, dv_moving_average, get_bound, infonce, interpolated
 from neuralmi.errors import NeuralMIError
 
-__all__ = ["CLUB", "MINE", "MILoss", "Sampler"]
+__all__ = ["CLUB", "MINE", "SAMPLERS", "MILoss", "Sampler"]
 
 Sampler = Literal["all_pairs", "shuffle"]
+SAMPLERS: tuple[str, ...] = get_args(Sampler)
+"""The ways a loss pairs samples: every pair of the batch, or one shuffled partner per sample (the original MINE)."""
 _MATRIX_ONLY = (infonce, interpolated)
+
+
+def _check_sampler(sampler: object) -> Sampler:
+    if sampler not in SAMPLERS:
+        raise NeuralMIError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")
+    return cast(Sampler, sampler)
 
 
 def _check_batch(x: Tensor, y: Tensor) -> None:
@@ -71,13 +79,11 @@ class MILoss(nn.Module):
         **bound_kwargs: object,
     ) -> None:
         super().__init__()
-        if sampler not in ("all_pairs", "shuffle"):
-            raise NeuralMIError(f"sampler must be 'all_pairs' or 'shuffle', got {sampler!r}")
         self.critic = critic
         self.bound = get_bound(bound)
+        self.sampler: Sampler = _check_sampler(sampler)
         if sampler == "shuffle" and self.bound in _MATRIX_ONLY:
             raise NeuralMIError(f"bound {getattr(self.bound, '__name__', bound)!r} needs all pairs; use sampler='all_pairs'")
-        self.sampler: Sampler = sampler
         self.generator = generator
         self.bound_kwargs = bound_kwargs
 
@@ -117,7 +123,7 @@ class MINE(nn.Module):
         super().__init__()
         if not 0.0 < ma_rate <= 1.0:
             raise NeuralMIError(f"ma_rate must lie in (0, 1], got {ma_rate}")
-        self.critic, self.ma_rate, self.sampler, self.generator = critic, ma_rate, sampler, generator
+        self.critic, self.ma_rate, self.sampler, self.generator = critic, ma_rate, _check_sampler(sampler), generator
         self.register_buffer("log_ma", torch.zeros(()))
         self.register_buffer("steps", torch.zeros((), dtype=torch.long))
 
