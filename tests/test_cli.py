@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -155,7 +156,7 @@ def test_bounds_lists_bounds_and_critics(capsys: pytest.CaptureFixture[str]) -> 
 def test_subprocess_streams_and_exit_codes(pair: tuple[Path, Path]) -> None:
     run = [sys.executable, "-m", "neuralmi"]
     ok = subprocess.run([*run, "estimate", str(pair[0]), str(pair[1]), "--json", *FAST], capture_output=True, text=True)
-    assert ok.returncode == 0 and json.loads(ok.stdout)["mi_nats"] == json.loads(ok.stdout)["mi_nats"]
+    assert ok.returncode == 0 and math.isfinite(json.loads(ok.stdout)["mi_nats"])
     assert ok.stderr == ""  # no progress bar when stderr is not a terminal
     bad = subprocess.run([*run, "estimate", "nope.npy", "nope2.npy"], capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stdout == "" and bad.stderr.count("\n") == 1
