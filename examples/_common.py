@@ -9,6 +9,7 @@ import argparse
 import os
 import platform
 import statistics
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,7 +31,12 @@ def parser(description: str, *, seeds: int | None = 3) -> argparse.ArgumentParse
     p.add_argument("--seed", type=int, default=0, help="first seed; runs use seed, seed+1, ...")
     if seeds is not None:
         p.add_argument("--seeds", type=int, default=seeds, help="number of seeds (repetitions) to average over")
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for the plot (created if missing)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help=f"folder for the plot, created if missing (default {DEFAULT_OUT}; with --quick, a new temporary folder)",
+    )
     p.add_argument(
         "--threads",
         type=int,
@@ -41,8 +47,14 @@ def parser(description: str, *, seeds: int | None = 3) -> argparse.ArgumentParse
 
 
 def parse(p: argparse.ArgumentParser) -> argparse.Namespace:
-    """Parse the command line and apply ``--threads``."""
+    """Parse the command line, choose the output folder and apply ``--threads``.
+
+    A ``--quick`` run's numbers are meaningless, so its plot goes to a new temporary folder unless
+    ``--out`` names one: it never replaces the committed figures in docs/img.
+    """
     args = p.parse_args()
+    if args.out is None:
+        args.out = Path(tempfile.mkdtemp(prefix="neuralmi-example-")) if args.quick else DEFAULT_OUT
     torch.set_num_threads(args.threads)
     try:  # numpy / scikit-learn BLAS and OpenMP pools too (threadpoolctl comes with scikit-learn)
         from threadpoolctl import threadpool_limits

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.resources
 import inspect
 
 import pytest
@@ -11,7 +12,7 @@ import neuralmi
 
 PUBLIC = {
     "BOUNDS", "CLUB", "MINE", "BilinearCritic", "ConcatCritic", "EstimatorConfig", "MILoss", "MIResult", "MIWarning",
-    "SeparableCritic", "__version__", "donsker_varadhan", "estimate_mi", "infonce", "js", "load", "nwj", "save", "smile",
+    "NeuralMIError", "SeparableCritic", "__version__", "donsker_varadhan", "estimate_mi", "infonce", "js", "load", "nwj", "save", "smile",
 }  # fmt: skip
 
 
@@ -23,7 +24,21 @@ def test_top_level_exports_are_pinned() -> None:
 
 @pytest.mark.parametrize(
     "module",
-    ["bounds", "divergences", "critics", "conditionals", "losses", "estimate", "data", "io", "cli", "plotting", "benchmark"],
+    [
+        "bounds",
+        "divergences",
+        "critics",
+        "conditionals",
+        "losses",
+        "estimate",
+        "data",
+        "io",
+        "cli",
+        "plotting",
+        "benchmark",
+        "errors",
+        "tables",
+    ],
 )
 def test_every_module_declares_all_and_documents_its_names(module: str) -> None:
     mod = importlib.import_module(f"neuralmi.{module}")
@@ -32,3 +47,8 @@ def test_every_module_declares_all_and_documents_its_names(module: str) -> None:
         obj = getattr(mod, name)
         if inspect.isfunction(obj) or inspect.isclass(obj):
             assert getattr(obj, "__doc__", None), f"{module}.{name} has no docstring"
+
+
+def test_the_package_ships_a_py_typed_marker() -> None:
+    """PEP 561: without the marker, users' type checkers skip neuralmi's annotations."""
+    assert (importlib.resources.files("neuralmi") / "py.typed").is_file()

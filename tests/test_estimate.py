@@ -238,21 +238,6 @@ def test_cosine_schedule_runs_from_lr_to_a_tenth() -> None:
         EstimatorConfig(lr_schedule="linear")  # type: ignore[arg-type]
 
 
-def test_the_trainer_follows_the_schedule_and_plateau_halvings() -> None:
-    from neuralmi._train import Trainer
-    from neuralmi.estimate import build_critic
-
-    gen = torch.Generator().manual_seed(0)
-    x = torch.randn(200, 2, generator=gen)
-    y = x + torch.randn(200, 2, generator=gen)
-    cfg = EstimatorConfig(max_steps=40, eval_every=10, patience=100, decay_after=1, batch_size=32, progress=False)
-    trainer = Trainer(build_critic(cfg, 2, 2), cfg, (x[:150], y[:150]), (x[150:], y[150:]))
-    trainer.run()
-    assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(cfg.lr_at(40) * trainer.lr_scale)
-    halvings = -math.log2(trainer.lr_scale)
-    assert halvings == int(halvings) and trainer.lr_scale <= 1.0  # only whole plateau halvings on top
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("mi", [0.0872, 2.0])
 def test_reported_stderr_matches_the_spread_over_fresh_test_sets(mi: float) -> None:

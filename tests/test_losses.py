@@ -55,6 +55,13 @@ def test_miloss_errors() -> None:
         MILoss(critic)([[1.0]], [[1.0]])  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("loss", [MILoss, MINE])
+def test_an_unknown_sampler_is_refused_naming_the_choices(loss: type[torch.nn.Module]) -> None:
+    """A typo must not silently become the shuffle sampler."""
+    with pytest.raises(ValueError, match=r"sampler must be one of \('all_pairs', 'shuffle'\), got 'shufle'"):
+        loss(ConcatCritic(2, 2, hidden=(8,)), sampler="shufle")
+
+
 def test_mine_value_is_dv_and_the_average_is_an_ema_of_the_partition() -> None:
     critic = ConcatCritic(2, 2, hidden=(8,))
     with torch.no_grad():

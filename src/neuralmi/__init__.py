@@ -3,13 +3,13 @@
 Measure I(X;Y) with :func:`estimate_mi`, or train with it as a loss through :class:`MILoss`.
 """
 
+from neuralmi._version import __version__
 from neuralmi.bounds import BOUNDS, donsker_varadhan, infonce, js, nwj, smile
 from neuralmi.critics import BilinearCritic, ConcatCritic, SeparableCritic
+from neuralmi.errors import NeuralMIError
 from neuralmi.estimate import EstimatorConfig, MIResult, MIWarning, estimate_mi
 from neuralmi.io import load, save
 from neuralmi.losses import CLUB, MINE, MILoss
-
-__version__ = "0.1.0"
 
 __all__ = [
     "BOUNDS",
@@ -21,6 +21,7 @@ __all__ = [
     "MILoss",
     "MIResult",
     "MIWarning",
+    "NeuralMIError",
     "SeparableCritic",
     "__version__",
     "donsker_varadhan",

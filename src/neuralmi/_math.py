@@ -14,15 +14,17 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from neuralmi.errors import NeuralMIError
+
 __all__ = ["check_square", "joint", "logmeanexp", "marginal_logmeanexp", "marginal_mean"]
 
 
 def check_square(scores: Tensor, name: str = "scores") -> None:
-    """Raise ``ValueError`` unless ``scores`` is an (N, N) matrix with N >= 2."""
+    """Raise ``NeuralMIError`` unless ``scores`` is an (N, N) matrix with N >= 2."""
     if scores.dim() != 2 or scores.shape[0] != scores.shape[1]:
-        raise ValueError(f"{name} must be a square (N, N) score matrix, got shape {tuple(scores.shape)}")
+        raise NeuralMIError(f"{name} must be a square (N, N) score matrix, got shape {tuple(scores.shape)}")
     if scores.shape[0] < 2:
-        raise ValueError(
+        raise NeuralMIError(
             f"{name} score matrix needs N >= 2 rows to have off-diagonal (marginal) pairs, got N = {scores.shape[0]}"
         )
 
@@ -49,12 +51,12 @@ def joint(scores: Tensor, marginal: Tensor | None) -> Tensor:
         check_square(scores)
         return scores.diagonal()
     if scores.dim() != 1 or marginal.dim() != 1:
-        raise ValueError(
+        raise NeuralMIError(
             "with marginal= given, scores and marginal must be 1-D vectors of joint and shuffled-pair scores, "
             f"got shapes {tuple(scores.shape)} and {tuple(marginal.shape)}"
         )
     if scores.numel() == 0 or marginal.numel() == 0:
-        raise ValueError("joint and marginal score vectors must not be empty")
+        raise NeuralMIError("joint and marginal score vectors must not be empty")
     return scores
 
 

@@ -26,6 +26,7 @@ from torch import Tensor
 
 from neuralmi._math import check_square, joint, marginal_logmeanexp, marginal_mean
 from neuralmi.divergences import FKind, f_divergence
+from neuralmi.errors import NeuralMIError
 
 __all__ = [
     "BOUNDS",
@@ -150,10 +151,10 @@ def tuba(scores: Tensor, *, baseline: Tensor | float = 0.0, marginal: Tensor | N
     """
     if isinstance(baseline, Tensor) and baseline.dim() > 0:
         if marginal is not None:
-            raise ValueError("a per-column baseline tensor needs an all-pairs score matrix, not marginal=")
+            raise NeuralMIError("a per-column baseline tensor needs an all-pairs score matrix, not marginal=")
         check_square(scores)
         if baseline.shape != (scores.shape[1],):
-            raise ValueError(f"baseline must have shape ({scores.shape[1]},), got {tuple(baseline.shape)}")
+            raise NeuralMIError(f"baseline must have shape ({scores.shape[1]},), got {tuple(baseline.shape)}")
         shifted = scores - baseline[None, :]
         return 1.0 + shifted.diagonal().mean() - torch.exp(marginal_logmeanexp(shifted))
     a = torch.as_tensor(baseline, dtype=scores.dtype, device=scores.device)
@@ -193,10 +194,10 @@ def interpolated(scores: Tensor, *, alpha: float = 0.5, baseline: Tensor | float
     """
     check_square(scores)
     if not 0.0 <= alpha <= 1.0:
-        raise ValueError(f"alpha must lie in [0, 1], got {alpha}")
+        raise NeuralMIError(f"alpha must lie in [0, 1], got {alpha}")
     n = scores.shape[0]
     if n < 3:
-        raise ValueError(f"the interpolated bound needs N >= 3 samples for leave-one-out means, got N = {n}")
+        raise NeuralMIError(f"the interpolated bound needs N >= 3 samples for leave-one-out means, got N = {n}")
     by_y = scores.T  # row i: T(x_k, y_i) for all k
     base = torch.as_tensor(baseline, dtype=scores.dtype, device=scores.device)
     base = base.expand(n)[:, None].expand(n, n)
@@ -322,7 +323,7 @@ def get_bound(bound: str | Bound) -> Bound:
     if callable(bound):
         return bound
     if bound not in BOUNDS:
-        raise ValueError(f"unknown bound {bound!r}; choose one of {sorted(BOUNDS)} or pass a callable")
+        raise NeuralMIError(f"unknown bound {bound!r}; choose one of {sorted(BOUNDS)} or pass a callable")
     return BOUNDS[bound]
 
 

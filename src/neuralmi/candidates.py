@@ -23,6 +23,7 @@ from torch import Tensor, nn
 from neuralmi._evaluate import score_blocks, summarise
 from neuralmi._train import Trainer
 from neuralmi.critics import GaussianCritic, QuadraticCritic
+from neuralmi.errors import NeuralMIError
 from neuralmi.labels import Swapped, fit_classifier, fit_contingency
 
 if TYPE_CHECKING:  # the config type only; estimate.py imports this module, never the reverse at run time
@@ -253,7 +254,7 @@ class Ensemble(nn.Module):
     def __init__(self, critics: list[nn.Module]) -> None:
         super().__init__()
         if len(critics) < 2:
-            raise ValueError(f"an ensemble needs at least 2 critics, got {len(critics)}")
+            raise NeuralMIError(f"an ensemble needs at least 2 critics, got {len(critics)}")
         self.members = nn.ModuleList(critics)
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
@@ -284,7 +285,7 @@ def select(candidates: list[Candidate]) -> tuple[Candidate, bool]:
     result that reports no dependence.
     """
     if not candidates:
-        raise ValueError("select needs at least one candidate")
+        raise NeuralMIError("select needs at least one candidate")
     detecting = [c for c in candidates if c.detects]
     pool = detecting or candidates
     best = max(pool, key=lambda c: c.val if math.isfinite(c.val) else -math.inf)

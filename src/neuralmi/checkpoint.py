@@ -15,7 +15,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from neuralmi.io import atomic_write
+from neuralmi._files import atomic_write
+from neuralmi._version import __version__
+from neuralmi.errors import NeuralMIError
 
 __all__ = ["FORMAT_VERSION", "check_matches", "fingerprint", "load_checkpoint", "save_checkpoint"]
 
@@ -34,22 +36,8 @@ def fingerprint(*tensors: Tensor) -> str:
 
 def save_checkpoint(path: str | os.PathLike[str], payload: dict[str, Any]) -> None:
     """Write ``payload`` with its format and library versions to ``path``, atomically."""
-    import neuralmi  # at call time: neuralmi imports this module while it initialises
-
-    meta = {"format_version": FORMAT_VERSION, "neuralmi_version": neuralmi.__version__, "torch_version": str(torch.__version__)}
-    atomic_write(Path(path), lambda f: torch.save({**payload, **meta}, f))
-    _sync_directory(Path(path).parent)
-
-
-def _sync_directory(directory: Path) -> None:
-    """Flush the folder entry of a rename to disk, so the new file survives a power cut (POSIX only)."""
-    if os.name != "posix":
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    meta = {"format_version": FORMAT_VERSION, "neuralmi_version": __version__, "torch_version": str(torch.__version__)}
+    atomic_write(path, lambda f: torch.save({**payload, **meta}, f))
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -58,10 +46,10 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
         payload = torch.load(Path(path), map_location="cpu", weights_only=True)
     except Exception as err:  # torch.load raises many types on foreign or truncated files
         first = str(err).strip().splitlines()[0] if str(err).strip() else ""
-        raise ValueError(f"{path}: not a readable neuralmi checkpoint ({type(err).__name__}: {first[:200]})") from None
+        raise NeuralMIError(f"{path}: not a readable neuralmi checkpoint ({type(err).__name__}: {first[:200]})") from None
     version = payload.get("format_version") if isinstance(payload, dict) else None
     if version != FORMAT_VERSION:
-        raise ValueError(
+        raise NeuralMIError(
             f"{path}: checkpoint format version {version!r}, this neuralmi reads version {FORMAT_VERSION}; "
             "delete the file or choose another checkpoint path to start afresh"
         )
@@ -69,11 +57,11 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def check_matches(path: str | os.PathLike[str], what: str, saved: dict[str, Any], current: dict[str, Any]) -> None:
-    """Raise a ValueError naming every entry that differs between the checkpoint's ``saved`` and ``current``."""
+    """Raise a ``NeuralMIError`` naming every entry that differs between the checkpoint's ``saved`` and ``current``."""
     keys = dict.fromkeys([*current, *saved])
     differ = [f"{k}: checkpoint {saved.get(k)!r}, now {current.get(k)!r}" for k in keys if saved.get(k) != current.get(k)]
     if differ:
-        raise ValueError(
+        raise NeuralMIError(
             f"{path}: cannot resume, the {what} differs from the checkpoint's ({'; '.join(differ)}); "
             "run with the same data and settings, or delete the file or choose another checkpoint path"
         )

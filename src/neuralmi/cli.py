@@ -11,18 +11,22 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from neuralmi._version import __version__
+from neuralmi.errors import NeuralMIError
+
 __all__ = ["main"]
 
 EXIT_USAGE, EXIT_INTERNAL = 2, 1
 DEMO_TASKS = ("gaussian_1d_rho0.4", "binary_channel", "pm1_vector_7", "independent_high_dim")
 
 
-class UsageError(Exception):
-    """Bad usage or input: one line on stderr, exit code 2."""
+class UsageError(NeuralMIError):
+    """Bad usage of the command (a missing file, an output that exists, ...): one line on stderr, exit code 2."""
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="neuralmi", description="Neural estimation of mutual information.")
+    parser.add_argument("--version", action="version", version=f"neuralmi {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -104,15 +108,9 @@ def _check_output(path: Path | None, force: bool) -> None:
 
 
 def _load_samples(args: argparse.Namespace) -> tuple[Any, Any]:
-    from neuralmi.io import read_table, select_columns
+    from neuralmi.tables import read_table, select_columns
 
-    def read(path: str) -> tuple[Any, list[str] | None]:
-        try:
-            return read_table(path)
-        except FileNotFoundError as err:
-            raise UsageError(str(err)) from None
-
-    data, names = read(args.x)
+    data = read_table(args.x)
     if args.y is None:
         if isinstance(data, dict):
             if {"x", "y"} <= data.keys():
@@ -120,17 +118,16 @@ def _load_samples(args: argparse.Namespace) -> tuple[Any, Any]:
             raise UsageError(f"{args.x}: an .npz alone must hold arrays named 'x' and 'y', found {sorted(data)}")
         if not (args.x_cols and args.y_cols):
             raise UsageError("give two files X Y, or one table with --x COLS --y COLS")
-        return select_columns(data, names, args.x_cols, args.x), select_columns(data, names, args.y_cols, args.x)
-    y, y_names = read(args.y)
+        return select_columns(data, args.x_cols, args.x), select_columns(data, args.y_cols, args.x)
 
-    def single(value: Any, path: str, cols: str | None, col_names: list[str] | None) -> Any:
+    def single(value: Any, path: str, cols: str | None) -> Any:
         if isinstance(value, dict):
             if len(value) != 1:
                 raise UsageError(f"{path}: holds several arrays {sorted(value)}; save one array per file")
             value = next(iter(value.values()))
-        return select_columns(value, col_names, cols, path) if cols else value
+        return select_columns(value, cols, path) if cols else value
 
-    return single(data, args.x, args.x_cols, names), single(y, args.y, args.y_cols, y_names)
+    return single(data, args.x, args.x_cols), single(read_table(args.y), args.y, args.y_cols)
 
 
 def _estimate(args: argparse.Namespace) -> int:
@@ -145,7 +142,7 @@ def _estimate(args: argparse.Namespace) -> int:
     x, y = _load_samples(args)
     try:
         x, y = as_samples(x, "X"), as_samples(y, "Y")
-    except ValueError as err:
+    except NeuralMIError as err:
         where = args.x if str(err).startswith("X") or args.y is None else args.y
         raise UsageError(f"{where}: {err}") from None
     if len(x) != len(y):
@@ -168,13 +165,12 @@ def _estimate(args: argparse.Namespace) -> int:
         )
         if getattr(args, k) is not None
     }
-    progress = not args.quiet and sys.stderr.isatty()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore" if args.quiet else "default")
-        result = estimate_mi(x, y, progress=progress, **options)
+    config = _config(options)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = estimate_mi(x, y, config, progress=not args.quiet and sys.stderr.isatty())
     if not args.quiet:
-        for message in result.warnings:
-            print(f"warning: {message}", file=sys.stderr)
+        _print_warnings(caught)
     if args.json:
         out = result.to_dict()
         print(json.dumps(out))
@@ -193,6 +189,22 @@ def _estimate(args: argparse.Namespace) -> int:
 
         save(result, args.save, force=args.force)
     return 0
+
+
+def _config(options: dict[str, Any]) -> Any:
+    """The estimator's config from the flags given; its refusal of a value is a usage error."""
+    from neuralmi.estimate import EstimatorConfig
+
+    try:
+        return EstimatorConfig(**options)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+
+
+def _print_warnings(caught: list[warnings.WarningMessage]) -> None:
+    """Each distinct warning once, as one line without the source line Python's default display adds."""
+    for message in dict.fromkeys(str(w.message) for w in caught):
+        print(f"neuralmi: warning: {message}", file=sys.stderr)
 
 
 def _require_plotting() -> None:
@@ -260,6 +272,8 @@ def _bench(args: argparse.Namespace) -> int:
     unknown = [t for t in args.tasks or [] if t not in TASKS]
     if unknown:
         raise UsageError(f"unknown task(s) {unknown}; see `neuralmi bench --list`")
+    for bound in args.bounds:
+        _config({"bound": bound})
 
     def show(r: Any) -> None:
         print(f"  {r.task} / {r.method} / seed {r.seed}: {r.nats:.4f} (truth {r.truth:.4f}), {r.seconds:.1f} s", file=sys.stderr)
@@ -306,7 +320,7 @@ def _bounds() -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit code (0 ok, 1 internal error, 2 bad usage or input)."""
+    """Run the command line; return the exit code (0 ok, 1 internal error, 2 bad usage, input or files)."""
     parser = _parser()
     try:
         args = parser.parse_args(argv)
@@ -320,7 +334,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "bench":
             return _bench(args)
         return _bounds()
-    except (UsageError, ValueError, FileExistsError, FileNotFoundError, TypeError) as err:
+    except (NeuralMIError, OSError) as err:  # the user's input, settings or files (missing, unwritable, disk full)
         if args.debug:
             traceback.print_exc()
         print(f"neuralmi: error: {err}", file=sys.stderr)
@@ -328,10 +342,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("neuralmi: interrupted", file=sys.stderr)
         return 130
-    except Exception as err:  # an internal error: one line unless --debug
+    except Exception as err:  # a bug: one line unless --debug
         if args.debug:
             traceback.print_exc()
-        print(f"neuralmi: internal error: {type(err).__name__}: {err} (rerun with --debug for the traceback)", file=sys.stderr)
+        print(
+            f"neuralmi: internal error, please report it: {type(err).__name__}: {err} (rerun with --debug for the traceback)",
+            file=sys.stderr,
+        )
         return EXIT_INTERNAL
 
 

@@ -15,6 +15,8 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
+from neuralmi.errors import NeuralMIError
+
 __all__ = [
     "CRITICS",
     "FITTED_CRITICS",
@@ -42,7 +44,7 @@ _ACTIVATIONS: dict[str, type[nn.Module]] = {
 
 def _activation(name: Activation) -> nn.Module:
     if name not in _ACTIVATIONS:
-        raise ValueError(f"unknown activation {name!r}; choose one of {sorted(_ACTIVATIONS)}")
+        raise NeuralMIError(f"unknown activation {name!r}; choose one of {sorted(_ACTIVATIONS)}")
     return _ACTIVATIONS[name]()
 
 
@@ -68,7 +70,7 @@ def _zero_(layer: nn.Module, first_row: int = 0) -> None:
 
 def _check_dim(name: str, value: int) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive int (features per sample after encoding), got {value!r}")
+        raise NeuralMIError(f"{name} must be a positive int (features per sample after encoding), got {value!r}")
     return value
 
 
@@ -87,7 +89,7 @@ class Critic(nn.Module):
         ex, ey = self.x_encoder(x), self.y_encoder(y)
         for name, e, dim in (("x", ex, self.x_dim), ("y", ey, self.y_dim)):
             if e.dim() != 2 or e.shape[1] != dim:
-                raise ValueError(
+                raise NeuralMIError(
                     f"{type(self).__name__} expects {name} with {dim} features per sample after encoding, "
                     f"got encoded shape {tuple(e.shape)}"
                 )
@@ -123,7 +125,7 @@ class ConcatCritic(Critic):
     ) -> None:
         super().__init__(x_dim, y_dim, x_encoder, y_encoder)
         if len(hidden) < 1:
-            raise ValueError("ConcatCritic needs at least one hidden layer")
+            raise NeuralMIError("ConcatCritic needs at least one hidden layer")
         self.first_x = nn.Linear(x_dim, hidden[0], bias=False)
         self.first_y = nn.Linear(y_dim, hidden[0])
         tail = mlp(hidden[0], hidden[1:], 1, activation)
@@ -294,13 +296,13 @@ class GaussianCritic(_QuadraticForm):
     def fit(cls, x: Tensor, y: Tensor, ridge: float = 1e-3) -> GaussianCritic:
         """Fit to samples x (n, ...) and y (n, ...) in float64; ``ridge`` is added to each feature's variance."""
         if len(x) != len(y):
-            raise ValueError(f"x and y must hold the same number of samples, got {len(x)} and {len(y)}")
+            raise NeuralMIError(f"x and y must hold the same number of samples, got {len(x)} and {len(y)}")
         if not (ridge >= 0 and math.isfinite(ridge)):
-            raise ValueError(f"ridge must be a non-negative finite number, got {ridge!r}")
+            raise NeuralMIError(f"ridge must be a non-negative finite number, got {ridge!r}")
         ex, ey = x.reshape(len(x), -1).double(), y.reshape(len(y), -1).double()
         dx, dy = ex.shape[1], ey.shape[1]
         if len(ex) <= dx + dy:
-            raise ValueError(f"a Gaussian critic needs more samples than features: {len(ex)} samples, {dx + dy} features")
+            raise NeuralMIError(f"a Gaussian critic needs more samples than features: {len(ex)} samples, {dx + dy} features")
         z = torch.cat((ex, ey), 1)
         mean = z.mean(0)
         cov = torch.cov(z.T).reshape(dx + dy, dx + dy) + ridge * torch.eye(dx + dy, dtype=z.dtype, device=z.device)
@@ -382,5 +384,5 @@ FITTED_CRITICS = ("gaussian", "quadratic")
 def make_critic(name: str, x_dim: int, y_dim: int, **kwargs: object) -> Critic:
     """Build a critic from :data:`CRITICS` by name, e.g. ``make_critic("concat", 5, 5)``."""
     if name not in CRITICS:
-        raise ValueError(f"unknown critic {name!r}; choose one of {sorted(CRITICS)}")
+        raise NeuralMIError(f"unknown critic {name!r}; choose one of {sorted(CRITICS)}")
     return CRITICS[name](x_dim, y_dim, **kwargs)

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from neuralmi.errors import NeuralMIError
+
 __all__ = [
     "PREPROCESSORS",
     "NormalScores",
@@ -38,7 +40,7 @@ def numeric_frame(frame: Any, name: str) -> np.ndarray:
     """A pandas DataFrame as float64, after checking that every column is numeric or boolean (NaN kept)."""
     for col, dtype in zip(frame.columns, frame.dtypes):
         if not is_numeric_dtype(dtype):
-            raise ValueError(f"{name} column {str(col)!r} is non-numeric (dtype {dtype}); encode it as numbers first")
+            raise NeuralMIError(f"{name} column {str(col)!r} is non-numeric (dtype {dtype}); encode it as numbers first")
     return frame.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
@@ -55,23 +57,23 @@ def _to_numpy(data: Any, name: str) -> np.ndarray:
     try:
         return np.asarray(data)
     except ValueError as err:  # ragged lists
-        raise ValueError(f"{name} could not be read as a rectangular array: {err}") from None
+        raise NeuralMIError(f"{name} could not be read as a rectangular array: {err}") from None
 
 
 def as_samples(data: Any, name: str = "x") -> np.ndarray:
     """Validate samples and return them as a float64 array of shape (n, *sample_shape).
 
     A 1-D input is n samples of one feature. Integers and booleans are accepted; NaN or inf,
-    non-numeric values and 0-dimensional input raise ``ValueError`` naming the problem.
+    non-numeric values and 0-dimensional input raise ``NeuralMIError`` naming the problem.
     """
     names = _column_names(data)
     arr = _to_numpy(data, name)
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)):
-        raise ValueError(f"{name} is non-numeric (dtype {arr.dtype}); pass numbers, booleans or a numeric table")
+        raise NeuralMIError(f"{name} is non-numeric (dtype {arr.dtype}); pass numbers, booleans or a numeric table")
     if np.issubdtype(arr.dtype, np.complexfloating):
-        raise ValueError(f"{name} is complex (dtype {arr.dtype}); pass real and imaginary parts as separate features")
+        raise NeuralMIError(f"{name} is complex (dtype {arr.dtype}); pass real and imaginary parts as separate features")
     if arr.ndim == 0:
-        raise ValueError(f"{name} is a scalar; pass an array of samples with shape (n, ...)")
+        raise NeuralMIError(f"{name} is a scalar; pass an array of samples with shape (n, ...)")
     arr = arr.astype(np.float64, copy=False)
     if arr.ndim == 1:
         arr = arr[:, None]
@@ -81,16 +83,16 @@ def as_samples(data: Any, name: str = "x") -> np.ndarray:
         row, rest = int(where[0]), tuple(int(i) for i in where[1:])
         kind = "NaN" if np.isnan(arr[tuple(where)]) else "inf"
         col = (names[rest[0]] if names is not None else rest[0]) if len(rest) == 1 else rest
-        raise ValueError(f"{name} has {kind} at row {row}, column {col!r} ({int(bad.sum())} non-finite values in all)")
+        raise NeuralMIError(f"{name} has {kind} at row {row}, column {col!r} ({int(bad.sum())} non-finite values in all)")
     return arr
 
 
 def check_pair(x: np.ndarray, y: np.ndarray, min_rows: int) -> None:
-    """Raise ``ValueError`` unless x and y have equal row counts of at least ``min_rows``."""
+    """Raise ``NeuralMIError`` unless x and y have equal row counts of at least ``min_rows``."""
     if len(x) != len(y):
-        raise ValueError(f"x and y must have the same number of rows (paired samples), got {len(x)} and {len(y)}")
+        raise NeuralMIError(f"x and y must have the same number of rows (paired samples), got {len(x)} and {len(y)}")
     if len(x) < min_rows:
-        raise ValueError(f"too few rows: got {len(x)} paired samples, need at least {min_rows}")
+        raise NeuralMIError(f"too few rows: got {len(x)} paired samples, need at least {min_rows}")
 
 
 def split_indices(n: int, fractions: tuple[float, ...], seed: int) -> list[np.ndarray]:

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from neuralmi._math import joint, marginal_mean
+from neuralmi.errors import NeuralMIError
 
 __all__ = ["F_GAN", "FKind", "f_divergence"]
 
@@ -53,6 +54,6 @@ def f_divergence(scores: Tensor, *, kind: FKind = "kl", marginal: Tensor | None 
     0.6321
     """
     if kind not in F_GAN:
-        raise ValueError(f"unknown f-divergence kind {kind!r}; choose one of {sorted(F_GAN)}")
+        raise NeuralMIError(f"unknown f-divergence kind {kind!r}; choose one of {sorted(F_GAN)}")
     activated, conjugate = F_GAN[kind]
     return activated(joint(scores, marginal)).mean() - marginal_mean(conjugate, scores, marginal)

@@ -39,6 +39,7 @@ from neuralmi.candidates import (
 )
 from neuralmi.critics import CRITICS, FITTED_CRITICS, Activation, GaussianCritic, make_critic
 from neuralmi.data import PREPROCESSORS, Preprocessor, as_samples, check_pair, split_indices
+from neuralmi.errors import NeuralMIError
 from neuralmi.labels import Categorical, as_labels, looks_discrete
 
 __all__ = [
@@ -112,33 +113,33 @@ class EstimatorConfig:
     def __post_init__(self) -> None:
         if self.bound not in REPORT_WITH:
             detail = "it does not estimate MI in nats; use it through MILoss" if self.bound in BOUNDS else "unknown bound"
-            raise ValueError(
+            raise NeuralMIError(
                 f"bound {self.bound!r} cannot be used by estimate_mi ({detail}); choose one of {sorted(REPORT_WITH)}"
             )
         if self.report is not None and self.report not in REPORTABLE:
-            raise ValueError(f"report must be one of {REPORTABLE}, got {self.report!r}")
+            raise NeuralMIError(f"report must be one of {REPORTABLE}, got {self.report!r}")
         if not isinstance(self.quadratic_steps, int) or isinstance(self.quadratic_steps, bool) or self.quadratic_steps < 0:
-            raise ValueError(f"quadratic_steps must be a non-negative integer, got {self.quadratic_steps!r}")
+            raise NeuralMIError(f"quadratic_steps must be a non-negative integer, got {self.quadratic_steps!r}")
         if self.critic == "quadratic" and self.quadratic_steps == 0:
-            raise ValueError(
+            raise NeuralMIError(
                 "critic='quadratic' trains the Gaussian fit for quadratic_steps steps, got 0; critic='gaussian' is the fit alone"
             )
         for flag in ("gaussian_critic", "density_ratio", "ensemble", "discrete_x", "discrete_y"):
             if not isinstance(getattr(self, flag), bool):
-                raise ValueError(f"{flag} must be True or False, got {getattr(self, flag)!r}")
+                raise NeuralMIError(f"{flag} must be True or False, got {getattr(self, flag)!r}")
         if self.lr_schedule not in LR_SCHEDULES:
-            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
+            raise NeuralMIError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
         if self.preprocess not in PREPROCESSORS:
-            raise ValueError(f"preprocess must be one of {sorted(PREPROCESSORS)}, got {self.preprocess!r}")
+            raise NeuralMIError(f"preprocess must be one of {sorted(PREPROCESSORS)}, got {self.preprocess!r}")
         if self.critic not in CRITICS:
-            raise ValueError(f"unknown critic {self.critic!r}; choose one of {sorted(CRITICS)}")
+            raise NeuralMIError(f"unknown critic {self.critic!r}; choose one of {sorted(CRITICS)}")
         if self.checkpoint is not None and self.critic in FITTED_CRITICS:
-            raise ValueError(
+            raise NeuralMIError(
                 f"checkpoint applies to a trained network; critic={self.critic!r} is fitted in seconds and never checkpointed"
             )
         if self.checkpoint is not None:  # a PathLike is kept as its string, so the config stays JSON-safe
             if not isinstance(self.checkpoint, (str, os.PathLike)):
-                raise ValueError(f"checkpoint must be a file path or None, got {self.checkpoint!r}")
+                raise NeuralMIError(f"checkpoint must be a file path or None, got {self.checkpoint!r}")
             object.__setattr__(self, "checkpoint", os.fspath(self.checkpoint))
         names = ("batch_size", "max_steps", "eval_every", "patience", "decay_after", "eval_batch_size", "embed_dim")
         for name in (*names, "checkpoint_every"):
@@ -146,21 +147,21 @@ class EstimatorConfig:
             if name == "eval_every" and value is None:
                 continue
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+                raise NeuralMIError(f"{name} must be a positive integer, got {value!r}")
         if self.batch_size < 2 or self.eval_batch_size < 2:
-            raise ValueError("batch_size and eval_batch_size must be at least 2 (pairs need two samples)")
+            raise NeuralMIError("batch_size and eval_batch_size must be at least 2 (pairs need two samples)")
         if not (0 < self.test_fraction < 1 and 0 <= self.val_fraction < 1 and self.test_fraction + self.val_fraction < 1):
-            raise ValueError(
+            raise NeuralMIError(
                 f"test_fraction and val_fraction must be in (0, 1) with a sum below 1, got {self.test_fraction} and {self.val_fraction}"
             )
         if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise ValueError(f"lr must be a positive finite number, got {self.lr!r}")
+            raise NeuralMIError(f"lr must be a positive finite number, got {self.lr!r}")
         if not (self.weight_decay >= 0 and math.isfinite(self.weight_decay)):
-            raise ValueError(f"weight_decay must be a non-negative finite number, got {self.weight_decay!r}")
+            raise NeuralMIError(f"weight_decay must be a non-negative finite number, got {self.weight_decay!r}")
         if not 0 <= self.average < 1:
-            raise ValueError(f"average (the weight-averaging rate) must lie in [0, 1), got {self.average}")
+            raise NeuralMIError(f"average (the weight-averaging rate) must lie in [0, 1), got {self.average}")
         if not 0 <= self.smoothing < 1:
-            raise ValueError(f"smoothing must lie in [0, 1), got {self.smoothing}")
+            raise NeuralMIError(f"smoothing must lie in [0, 1), got {self.smoothing}")
 
     def lr_at(self, step: int) -> float:
         """The scheduled learning rate of step ``step`` (1-based), before plateau halvings."""
@@ -282,10 +283,10 @@ class MIResult:
         another reporting bound. Nothing is trained; ``n_test`` is the new sample count.
         """
         if self.standardizers is None:
-            raise ValueError("this result holds no fitted preprocessing; it cannot score new samples")
+            raise NeuralMIError("this result holds no fitted preprocessing; it cannot score new samples")
         report = report or self.report
         if report not in REPORTABLE:
-            raise ValueError(f"report must be one of {REPORTABLE}, got {report!r}")
+            raise NeuralMIError(f"report must be one of {REPORTABLE}, got {report!r}")
         encoded = []
         for name, data, scaler, shape in (
             ("x", x, self.standardizers[0], self.x_shape),
@@ -296,7 +297,7 @@ class MIResult:
                 continue
             arr = as_samples(data, name)
             if tuple(arr.shape[1:]) != tuple(shape):
-                raise ValueError(f"{name} samples have shape {arr.shape[1:]}, the critic was fitted on {tuple(shape)}")
+                raise NeuralMIError(f"{name} samples have shape {arr.shape[1:]}, the critic was fitted on {tuple(shape)}")
             encoded.append(scaler(arr))
         check_pair(encoded[0], encoded[1], 4)
         device = _module_device(self.critic)
@@ -331,7 +332,7 @@ def pick_device(device: str | torch.device | None) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} was requested but CUDA is not available on this machine")
+        raise NeuralMIError(f"device {device!r} was requested but CUDA is not available on this machine")
     return dev
 
 
@@ -409,11 +410,11 @@ def prepare(x: Any, y: Any, cfg: EstimatorConfig) -> Prepared:
     check_pair(xs, ys, 3 * 4)  # every split needs a few pairs
     train_idx, val_idx, test_idx = split_indices(len(xs), (1 - cfg.test_fraction - cfg.val_fraction, cfg.val_fraction), cfg.seed)
     if min(len(train_idx), len(test_idx)) < 4:
-        raise ValueError(
+        raise NeuralMIError(
             f"too few rows to split: {len(xs)} samples give {len(train_idx)} for training and {len(test_idx)} for testing"
         )
     if len(val_idx) < MIN_VAL_ROWS:
-        raise ValueError(
+        raise NeuralMIError(
             f"too few rows for a validation split: {len(xs)} samples with val_fraction={cfg.val_fraction} give "
             f"{len(val_idx)} validation rows, need at least {MIN_VAL_ROWS}; pass more samples or a larger val_fraction"
         )
@@ -447,7 +448,7 @@ def _fitted_alone(data: Prepared, cfg: EstimatorConfig) -> list[Candidate]:
         gaussian = fit_gaussian(data.train, data.val, cfg)
     except ValueError as err:
         rows = sum(len(part[0]) for part in (data.train, data.val, data.test))
-        raise ValueError(
+        raise NeuralMIError(
             f"critic={cfg.critic!r} is fitted on the training split ({len(data.train[0])} of {rows} rows): {err}"
         ) from None
     if cfg.critic == "gaussian":
@@ -668,7 +669,7 @@ def estimate_mi(
         options["critic"], critic = critic, None
     cfg = _config(config, options)
     if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
-        raise ValueError(f"threads must be a positive integer or None, got {threads!r}")
+        raise NeuralMIError(f"threads must be a positive integer or None, got {threads!r}")
     start = time.perf_counter()
     data = prepare(x, y, cfg)
     with _threads(threads or default_threads(data.dims, len(data.train[0]))):

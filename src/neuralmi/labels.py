@@ -27,6 +27,7 @@ from torch import Tensor, nn
 
 from neuralmi.critics import Activation, _zero_, mlp
 from neuralmi.data import _column_names, _to_numpy, is_numeric_dtype
+from neuralmi.errors import NeuralMIError
 
 __all__ = [
     "Categorical",
@@ -72,13 +73,15 @@ def _typed(values: np.ndarray, name: str) -> np.ndarray:
     flat = values.tolist()
     missing = [i for i, v in enumerate(flat) if _is_missing(v)]
     if missing:
-        raise ValueError(f"{name} has a missing label ({flat[missing[0]]!r}) at row {missing[0]} ({len(missing)} missing in all)")
+        raise NeuralMIError(
+            f"{name} has a missing label ({flat[missing[0]]!r}) at row {missing[0]} ({len(missing)} missing in all)"
+        )
     kinds = sorted({_kind(v) for v in flat})
     if "sequence" in kinds:
         row = next(i for i, v in enumerate(flat) if _kind(v) == "sequence")
-        raise ValueError(f"{name} holds a sequence at row {row}; a label is one value per row (a DataFrame combines columns)")
+        raise NeuralMIError(f"{name} holds a sequence at row {row}; a label is one value per row (a DataFrame combines columns)")
     if len(kinds) > 1:
-        raise ValueError(f"{name} mixes label types ({', '.join(kinds)}); convert the labels to one type")
+        raise NeuralMIError(f"{name} mixes label types ({', '.join(kinds)}); convert the labels to one type")
     kind = kinds[0] if kinds else "number"
     if kind == "bool":
         return np.array(flat, dtype=bool)
@@ -92,31 +95,31 @@ def _one_column(values: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
     if values.dtype == object:
         values = _typed(values, name)
     if values.dtype.kind == "c":
-        raise ValueError(f"{name} is complex (dtype {values.dtype}); labels are integers, booleans or strings")
+        raise NeuralMIError(f"{name} is complex (dtype {values.dtype}); labels are integers, booleans or strings")
     if values.dtype.kind == "f":
         bad = np.flatnonzero(np.isnan(values))
         if len(bad):
-            raise ValueError(f"{name} has a missing label (NaN) at row {bad[0]} ({len(bad)} missing in all)")
+            raise NeuralMIError(f"{name} has a missing label (NaN) at row {bad[0]} ({len(bad)} missing in all)")
         frac = np.flatnonzero(values != np.round(values))
         if len(frac):
-            raise ValueError(
+            raise NeuralMIError(
                 f"{name} has a non-integer label {values[frac[0]].item()!r} at row {frac[0]}: labels are integers, "
                 "booleans or strings (leave a measured quantity continuous)"
             )
         values = values.astype(np.int64)
     if values.dtype.kind in "mM" and np.isnat(values).any():
-        raise ValueError(f"{name} has a missing label (NaT) at row {np.flatnonzero(np.isnat(values))[0]}")
+        raise NeuralMIError(f"{name} has a missing label (NaT) at row {np.flatnonzero(np.isnat(values))[0]}")
     try:
         categories, codes = np.unique(values, return_inverse=True)
     except TypeError as err:
-        raise ValueError(f"{name} labels cannot be ordered ({err}); convert them to integers or strings") from None
+        raise NeuralMIError(f"{name} labels cannot be ordered ({err}); convert them to integers or strings") from None
     return codes.reshape(-1).astype(np.int64), categories
 
 
 def _frame_rows(frame: Any, name: str, columns: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Each distinct row of a table's columns is one category, ordered column by column."""
     if len(set(columns)) < len(columns):
-        raise ValueError(f"{name} has duplicate column names {columns}; rename them")
+        raise NeuralMIError(f"{name} has duplicate column names {columns}; rename them")
     parts = [_one_column(frame.iloc[:, j].to_numpy(), f"{name} column {col!r}") for j, col in enumerate(columns)]
     rows, codes = np.unique(np.stack([c for c, _ in parts], axis=1), axis=0, return_inverse=True)
     categories = np.empty(len(rows), dtype=[(col, cats.dtype) for col, (_, cats) in zip(columns, parts)])
@@ -135,9 +138,9 @@ def _label_array(data: Any, name: str) -> np.ndarray:
     else:
         arr = np.asarray(data)
     if arr.ndim == 0:
-        raise ValueError(f"{name} is a scalar; pass one label per row, shape (n,)")
+        raise NeuralMIError(f"{name} is a scalar; pass one label per row, shape (n,)")
     if arr.ndim > 1 and math.prod(arr.shape[1:]) != 1:
-        raise ValueError(
+        raise NeuralMIError(
             f"{name} has shape {arr.shape}: labels are one column, shape (n,) or (n, 1) "
             "(a pandas DataFrame combines several columns into one label)"
         )
@@ -173,11 +176,11 @@ def as_labels(
     values = _label_array(data, name) if columns is None else None
     n = len(values) if values is not None else len(data)
     if n < min_rows:
-        raise ValueError(f"too few rows: {name} has {n} labels, need at least {min_rows}")
+        raise NeuralMIError(f"too few rows: {name} has {n} labels, need at least {min_rows}")
     if values is not None:
         codes, found = _one_column(values, name)
     elif not columns:
-        raise ValueError(f"{name} is a table without columns")
+        raise NeuralMIError(f"{name} is a table without columns")
     elif len(columns) > 1:
         codes, found = _frame_rows(data, name, columns)
     else:
@@ -191,9 +194,9 @@ def _codes_array(codes: Any, name: str) -> np.ndarray:
     if arr.ndim == 2 and arr.shape[1] == 1:
         arr = arr[:, 0]
     if arr.ndim != 1 or not is_numeric_dtype(arr.dtype):
-        raise ValueError(f"{name} must be integer codes of shape (n,) or (n, 1), got shape {arr.shape} and dtype {arr.dtype}")
+        raise NeuralMIError(f"{name} must be integer codes of shape (n,) or (n, 1), got shape {arr.shape} and dtype {arr.dtype}")
     if arr.dtype.kind == "f" and not np.array_equal(arr, np.round(arr)):
-        raise ValueError(f"{name} holds non-integer values; codes are integers (see as_labels)")
+        raise NeuralMIError(f"{name} holds non-integer values; codes are integers (see as_labels)")
     return arr.astype(np.int64)
 
 
@@ -289,7 +292,7 @@ def looks_discrete(data: Any, name: str, *, max_categories: int = 20, rows_per_c
     True
     """
     if name not in ("x", "y"):
-        raise ValueError(f"name must be 'x' or 'y' (the side the flag declares), got {name!r}")
+        raise NeuralMIError(f"name must be 'x' or 'y' (the side the flag declares), got {name!r}")
     columns = _column_names(data)
     try:
         arr = _to_numpy(data, name)
@@ -321,7 +324,7 @@ def _code_tensor(codes: Tensor, name: str) -> Tensor:
     if codes.dim() == 2 and codes.shape[1] == 1:
         codes = codes[:, 0]
     if codes.dim() != 1:
-        raise ValueError(f"{name} must be label codes of shape (M,) or (M, 1), got shape {tuple(codes.shape)}")
+        raise NeuralMIError(f"{name} must be label codes of shape (M,) or (M, 1), got shape {tuple(codes.shape)}")
     return codes.long()
 
 
@@ -370,7 +373,7 @@ class ClassifierCritic(nn.Module):
     ) -> None:
         super().__init__()
         if n_classes < 1 or x_dim < 1:
-            raise ValueError(f"x_dim and n_classes must be positive, got {x_dim} and {n_classes}")
+            raise NeuralMIError(f"x_dim and n_classes must be positive, got {x_dim} and {n_classes}")
         self.x_dim, self.n_classes = x_dim, n_classes
         self.standardize = _Standardize(x_dim)
         self.network = mlp(x_dim, hidden, n_classes, activation)
@@ -389,7 +392,7 @@ class ClassifierCritic(nn.Module):
         """Untempered logits f(x), shape (N, K)."""
         flat = x.reshape(len(x), -1)
         if flat.shape[1] != self.x_dim:
-            raise ValueError(f"ClassifierCritic expects x with {self.x_dim} features per sample, got shape {tuple(x.shape)}")
+            raise NeuralMIError(f"ClassifierCritic expects x with {self.x_dim} features per sample, got shape {tuple(x.shape)}")
         return self.network(self.standardize(flat))
 
     def log_ratio(self, x: Tensor) -> Tensor:
@@ -436,9 +439,9 @@ def _data(pair: tuple[Any, Any], name: str, n_classes: int, device: torch.device
     x = torch.as_tensor(pair[0]).to(device=device, dtype=torch.float32)
     codes = _code_tensor(torch.as_tensor(pair[1]).to(device), f"{name} codes")
     if len(x) != len(codes) or len(x) == 0:
-        raise ValueError(f"{name} needs equal, non-zero numbers of samples and codes, got {len(x)} and {len(codes)}")
+        raise NeuralMIError(f"{name} needs equal, non-zero numbers of samples and codes, got {len(x)} and {len(codes)}")
     if codes.min() < 0 or codes.max() >= n_classes:
-        raise ValueError(
+        raise NeuralMIError(
             f"{name} codes must lie in 0..{n_classes - 1} (n_classes={n_classes}), got {int(codes.min())}..{int(codes.max())}"
         )
     return x.reshape(len(x), -1), codes
@@ -579,7 +582,7 @@ class ContingencyCritic(nn.Module):
         (impossible, yet finite) and a row or column without samples scores 0.
         """
         if not (alpha >= 0 and math.isfinite(alpha)):
-            raise ValueError(f"alpha must be a non-negative finite number, got {alpha!r}")
+            raise NeuralMIError(f"alpha must be a non-negative finite number, got {alpha!r}")
         joint = counts.double() + alpha
         joint = joint / joint.sum()
         table = joint.log() - joint.sum(1, keepdim=True).log() - joint.sum(0, keepdim=True).log()
@@ -632,10 +635,10 @@ def fit_contingency(
     for name, (a, b) in (("train", train), ("val", val)):
         ca, cb = (_code_tensor(torch.as_tensor(np.asarray(v)), f"{name} codes") for v in (a, b))
         if len(ca) != len(cb) or len(ca) < 2:
-            raise ValueError(f"{name} needs equal numbers of at least 2 codes on each side, got {len(ca)} and {len(cb)}")
+            raise NeuralMIError(f"{name} needs equal numbers of at least 2 codes on each side, got {len(ca)} and {len(cb)}")
         for side, c, kk in (("x", ca, k[0]), ("y", cb, k[1])):
             if c.min() < 0 or c.max() >= kk:
-                raise ValueError(f"{name} {side} codes must lie in 0..{kk - 1}, got {int(c.min())}..{int(c.max())}")
+                raise NeuralMIError(f"{name} {side} codes must lie in 0..{kk - 1}, got {int(c.min())}..{int(c.max())}")
         data.append((ca, cb))
     (a, b), (va, vb) = data
     counts = torch.zeros(k, dtype=torch.float64).index_put_((a, b), torch.ones(len(a), dtype=torch.float64), accumulate=True)

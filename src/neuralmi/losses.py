@@ -8,28 +8,37 @@ r"""MI as a training objective: differentiable ``nn.Module`` s for any training 
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Literal, cast, get_args
 
 import torch
 from torch import Tensor, nn
 
 from neuralmi._math import marginal_logmeanexp
 from neuralmi.bounds import UPPER_BOUNDS, Bound, dv_moving_average, get_bound, needs_matrix
+from neuralmi.errors import NeuralMIError
 
-__all__ = ["CLUB", "MINE", "MILoss", "Sampler"]
+__all__ = ["CLUB", "MINE", "SAMPLERS", "MILoss", "Sampler"]
 
 Sampler = Literal["all_pairs", "shuffle"]
+SAMPLERS: tuple[str, ...] = get_args(Sampler)
+"""The ways a loss pairs samples: every pair of the batch, or one shuffled partner per sample (the original MINE)."""
+
+
+def _check_sampler(sampler: object) -> Sampler:
+    if sampler not in SAMPLERS:
+        raise NeuralMIError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")
+    return cast(Sampler, sampler)
 
 
 def _check_batch(x: Tensor, y: Tensor) -> None:
     if not isinstance(x, Tensor) or not isinstance(y, Tensor):
         raise TypeError(f"x and y must be torch tensors, got {type(x).__name__} and {type(y).__name__}")
     if x.dim() == 0 or y.dim() == 0 or len(x) != len(y):
-        raise ValueError(
+        raise NeuralMIError(
             f"x and y must be paired batches with the same number of rows, got shapes {tuple(x.shape)} and {tuple(y.shape)}"
         )
     if len(x) < 2:
-        raise ValueError(f"a batch needs at least 2 rows to form marginal pairs, got {len(x)}")
+        raise NeuralMIError(f"a batch needs at least 2 rows to form marginal pairs, got {len(x)}")
 
 
 def _scores(
@@ -69,13 +78,11 @@ class MILoss(nn.Module):
         **bound_kwargs: object,
     ) -> None:
         super().__init__()
-        if sampler not in ("all_pairs", "shuffle"):
-            raise ValueError(f"sampler must be 'all_pairs' or 'shuffle', got {sampler!r}")
         self.critic = critic
         self.bound = get_bound(bound)
+        self.sampler: Sampler = _check_sampler(sampler)
         if sampler == "shuffle" and needs_matrix(self.bound):
-            raise ValueError(f"bound {getattr(self.bound, '__name__', bound)!r} needs all pairs; use sampler='all_pairs'")
-        self.sampler: Sampler = sampler
+            raise NeuralMIError(f"bound {getattr(self.bound, '__name__', bound)!r} needs all pairs; use sampler='all_pairs'")
         self.generator = generator
         self.bound_kwargs = bound_kwargs
 
@@ -114,8 +121,8 @@ class MINE(nn.Module):
     ) -> None:
         super().__init__()
         if not 0.0 < ma_rate <= 1.0:
-            raise ValueError(f"ma_rate must lie in (0, 1], got {ma_rate}")
-        self.critic, self.ma_rate, self.sampler, self.generator = critic, ma_rate, sampler, generator
+            raise NeuralMIError(f"ma_rate must lie in (0, 1], got {ma_rate}")
+        self.critic, self.ma_rate, self.sampler, self.generator = critic, ma_rate, _check_sampler(sampler), generator
         self.register_buffer("log_ma", torch.zeros(()))
         self.register_buffer("steps", torch.zeros((), dtype=torch.long))
 
@@ -153,7 +160,7 @@ class CLUB(nn.Module):
     def __init__(self, conditional: nn.Module, kind: Literal["club", "l1out"] = "club") -> None:
         super().__init__()
         if kind not in UPPER_BOUNDS:
-            raise ValueError(f"kind must be one of {sorted(UPPER_BOUNDS)}, got {kind!r}")
+            raise NeuralMIError(f"kind must be one of {sorted(UPPER_BOUNDS)}, got {kind!r}")
         self.conditional, self.kind = conditional, kind
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:

@@ -1,30 +1,44 @@
-"""Plots of training curves and benchmark results (matplotlib is an optional extra)."""
+"""Plots of training curves and benchmark results (matplotlib is an optional extra).
+
+Each function returns a matplotlib ``Figure`` (shown by a notebook when it is a cell's value) and
+writes it as an image only when given a path. Figures are built without pyplot, so the user's
+backend and pyplot's open figures are left as they are.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+import math
+import os
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["plot_bench", "plot_curve", "plot_demo", "require_matplotlib"]
 
 
-def require_matplotlib() -> Any:
-    """Import matplotlib with a headless backend, or raise ImportError saying how to install it."""
+def require_matplotlib() -> type[Figure]:
+    """matplotlib's ``Figure`` class, or an ImportError saying how to install matplotlib."""
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        from matplotlib.figure import Figure
     except ImportError:
         raise ImportError("plotting needs matplotlib: pip install 'neuralmi[plot]'") from None
-    return plt
+    return Figure
 
 
-def plot_curve(result: Any, path: str | Path, truth: float | None = None) -> Path:
+def _finish(fig: Figure, path: str | os.PathLike[str] | None) -> Figure:
+    """Lay the figure out and write it to ``path`` if one is given (the format follows its suffix)."""
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path)
+    return fig
+
+
+def plot_curve(result: Any, path: str | os.PathLike[str] | None = None, truth: float | None = None) -> Figure:
     """Train and held-out bound by step, with the final test estimate and its 95% interval."""
-    plt = require_matplotlib()
+    fig = require_matplotlib()(figsize=(7, 4.2), dpi=120)
+    ax = fig.subplots()
     curve = result.curve
-    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
     ax.plot(curve["step"], curve["train"], color="#1f77b4", label=f"train ({result.bound}, batch mean)")
     ax.plot(curve["step"], curve["val"], color="#ff7f0e", alpha=0.5, label=f"validation ({result.report})")
     ax.plot(curve["step"], curve["val_smoothed"], color="#ff7f0e", label="validation, smoothed")
@@ -34,7 +48,7 @@ def plot_curve(result: Any, path: str | Path, truth: float | None = None) -> Pat
     ax.axhline(result.nats, color="#2ca02c", lw=1.5, label=f"test estimate {result.nats:.3f} nats")
     if truth is not None:
         ax.axhline(truth, color="black", ls="--", lw=1, label=f"truth {truth:.3f} nats")
-    values = [v for v in [*curve["train"], *curve["val"], lo, hi] if v == v]
+    values = [v for v in [*curve["train"], *curve["val"], lo, hi] if math.isfinite(v)]
     if values:
         top, bottom = max(values), min(values)
         pad = 0.1 * max(top - bottom, 0.1)
@@ -44,16 +58,13 @@ def plot_curve(result: Any, path: str | Path, truth: float | None = None) -> Pat
     ax.set_title(f"neuralmi: I(X;Y) = {result.nats:.3f} ± {result.stderr:.3f} nats ({result.bits:.3f} bits)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return Path(path)
+    return _finish(fig, path)
 
 
-def plot_demo(rows: list[dict[str, Any]], path: str | Path) -> Path:
+def plot_demo(rows: list[dict[str, Any]], path: str | os.PathLike[str] | None = None) -> Figure:
     """Estimate with 95% interval beside the truth for each demo example."""
-    plt = require_matplotlib()
-    fig, ax = plt.subplots(figsize=(7, 3.8), dpi=120)
+    fig = require_matplotlib()(figsize=(7, 3.8), dpi=120)
+    ax = fig.subplots()
     names = [r["name"] for r in rows]
     ys = range(len(rows))
     est = [r["mi_nats"] for r in rows]
@@ -65,18 +76,15 @@ def plot_demo(rows: list[dict[str, Any]], path: str | Path) -> Path:
     ax.set_xlabel("mutual information (nats)")
     ax.grid(alpha=0.3, axis="x")
     ax.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return Path(path)
+    return _finish(fig, path)
 
 
-def plot_bench(rows: list[dict[str, Any]], records: list[Any], path: str | Path) -> Path:
-    """Estimate / truth per task and method: mean with the spread over seeds, the ideal ratio 1 drawn."""
-    plt = require_matplotlib()
+def plot_bench(rows: list[dict[str, Any]], records: list[Any], path: str | os.PathLike[str] | None = None) -> Figure:
+    """Estimate minus truth per task and method: mean with the spread over seeds, the ideal 0 drawn."""
     methods = sorted({r["method"] for r in rows})
     tasks = list(dict.fromkeys(r["task"] for r in rows))
-    fig, ax = plt.subplots(figsize=(8, 0.45 * len(tasks) + 1.5), dpi=120)
+    fig = require_matplotlib()(figsize=(8, 0.45 * len(tasks) + 1.5), dpi=120)
+    ax = fig.subplots()
     for k, method in enumerate(methods):
         mine = {r["task"]: r for r in rows if r["method"] == method}
         pos = [i + 0.8 * (k - (len(methods) - 1) / 2) / max(len(methods), 1) for i, t in enumerate(tasks) if t in mine]
@@ -89,7 +97,4 @@ def plot_bench(rows: list[dict[str, Any]], records: list[Any], path: str | Path)
     ax.set_xlabel("estimate - truth (nats), mean ± spread over seeds")
     ax.grid(alpha=0.3, axis="x")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return Path(path)
+    return _finish(fig, path)

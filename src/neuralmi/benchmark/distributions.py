@@ -16,6 +16,8 @@ from typing import Literal, Protocol
 
 import numpy as np
 
+from neuralmi.errors import NeuralMIError
+
 __all__ = [
     "TRANSFORMS",
     "BinaryChannel",
@@ -49,13 +51,13 @@ class Distribution(Protocol):
 
 def _rng(n: int, seed: int) -> np.random.Generator:
     if not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"sample size n must be a positive integer, got {n!r}")
+        raise NeuralMIError(f"sample size n must be a positive integer, got {n!r}")
     return np.random.default_rng(seed)
 
 
 def _check(condition: bool, message: str) -> None:
     if not condition:
-        raise ValueError(message)
+        raise NeuralMIError(message)
 
 
 def _paired_normals(rng: np.random.Generator, n: int, dims: tuple[int, int], k: int, rho: float) -> Sample:

@@ -21,6 +21,7 @@ from typing import Protocol
 import numpy as np
 
 from neuralmi.benchmark.distributions import Distribution
+from neuralmi.errors import NeuralMIError
 
 __all__ = [
     "MC_SEED",
@@ -43,13 +44,13 @@ _LOG_2PI = math.log(2.0 * math.pi)
 
 def _rng(n: int, seed: int) -> np.random.Generator:
     if not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"sample size n must be a positive integer, got {n!r}")
+        raise NeuralMIError(f"sample size n must be a positive integer, got {n!r}")
     return np.random.default_rng(seed)
 
 
 def _check(condition: bool, message: str) -> None:
     if not condition:
-        raise ValueError(message)
+        raise NeuralMIError(message)
 
 
 def _trapezoid(values: np.ndarray, step: float) -> float:

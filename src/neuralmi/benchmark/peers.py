@@ -18,7 +18,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-__all__ = ["PEERS", "PeerResult", "ksg", "peers_python", "torch_mist"]
+from neuralmi.data import split_indices
+from neuralmi.estimate import EstimatorConfig
+
+__all__ = ["PEERS", "PeerResult", "ksg", "neuralmi_split", "peers_python", "torch_mist"]
 
 WORKER = Path(__file__).with_name("_torch_mist_worker.py")
 
@@ -79,19 +82,23 @@ def peers_python() -> Path | None:
     return path if path.exists() else None
 
 
+def neuralmi_split(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The rows :func:`neuralmi.estimate_mi` fits on (training and validation) and tests on, at its default fractions."""
+    defaults = EstimatorConfig()
+    train, val, test = split_indices(n, (1 - defaults.test_fraction - defaults.val_fraction, defaults.val_fraction), seed)
+    return np.concatenate([train, val]), test
+
+
 def torch_mist(x: np.ndarray, y: np.ndarray, estimator: str = "mine", *, seed: int = 0, timeout: float = 3600) -> PeerResult:
     """torch-mist's ``estimate_mi`` at its defaults for ``estimator``, one thread, in the peers' venv.
 
     It trains (with its own validation split) on neuralmi's training and validation samples and
-    reports on neuralmi's test split for the same ``seed`` (test fraction 0.3).
+    reports on neuralmi's test split for the same ``seed`` (:func:`neuralmi_split`).
     """
     python = peers_python()
     if python is None:
         raise RuntimeError("torch-mist is not installed: run `make peers` (or set NEURALMI_PEERS_PYTHON)")
-    from neuralmi.data import split_indices
-
-    train, val, test = split_indices(len(x), (0.6, 0.1), seed)  # neuralmi's split: the same held-out samples
-    fit = np.concatenate([train, val])
+    fit, test = neuralmi_split(len(x), seed)
     flat_x, flat_y = x.reshape(len(x), -1), y.reshape(len(y), -1)
     with tempfile.TemporaryDirectory() as tmp:
         data, out = Path(tmp) / "data.npz", Path(tmp) / "out.json"

@@ -12,6 +12,7 @@ import numpy as np
 
 from neuralmi.benchmark.peers import PEERS
 from neuralmi.benchmark.tasks import QUICK_TASKS, get_family, get_task
+from neuralmi.errors import NeuralMIError
 from neuralmi.estimate import estimate_mi
 
 __all__ = ["Record", "consistency_checks", "format_table", "run", "summarise"]
@@ -88,14 +89,14 @@ def run(
     or by default the ``classic`` family (:data:`~neuralmi.benchmark.tasks.QUICK_TASKS` with ``quick``).
     """
     if tasks and family is not None:
-        raise ValueError("give tasks or a family, not both")
+        raise NeuralMIError("give tasks or a family, not both")
     if family is not None:
         names = list(get_family(family))
     else:
         names = list(tasks) if tasks else list(QUICK_TASKS if quick else get_family(DEFAULT_FAMILY))
     for peer in peers:
         if peer not in PEERS:
-            raise ValueError(f"unknown peer {peer!r}; choose from {sorted(PEERS)}")
+            raise NeuralMIError(f"unknown peer {peer!r}; choose from {sorted(PEERS)}")
     methods = {f"neuralmi[{b}]": _neuralmi(b, quick) for b in bounds} | {p: _peer(p) for p in peers}
     records = []
     for name in names:

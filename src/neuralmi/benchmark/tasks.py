@@ -29,6 +29,7 @@ from neuralmi.benchmark.nongaussian import (
     SwissRoll,
     UniformNoise,
 )
+from neuralmi.errors import NeuralMIError
 
 __all__ = ["FAMILIES", "QUICK_TASKS", "TASKS", "Task", "get_family", "get_task"]
 
@@ -224,13 +225,13 @@ maps of Czyż et al. (2023)."""
 
 
 def get_task(name: str) -> Task:
-    """The task registered as ``name``; ``ValueError`` listing the names otherwise.
+    """The task registered as ``name``; ``NeuralMIError`` listing the names otherwise.
 
     >>> get_task("pm1_vector_7").truth / math.log(2)
     3.5
     """
     if name not in TASKS:
-        raise ValueError(f"unknown task {name!r}; expected one of: {', '.join(TASKS)}")
+        raise NeuralMIError(f"unknown task {name!r}; expected one of: {', '.join(TASKS)}")
     return TASKS[name]
 
 
@@ -241,5 +242,5 @@ def get_family(name: str) -> tuple[str, ...]:
     ('student_t_1x1_dof1', 'student_t_2x2_dof1_rho0.8')
     """
     if name not in FAMILIES:
-        raise ValueError(f"unknown family {name!r}; expected one of: {', '.join(FAMILIES)}")
+        raise NeuralMIError(f"unknown family {name!r}; expected one of: {', '.join(FAMILIES)}")
     return FAMILIES[name]

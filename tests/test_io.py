@@ -1,0 +1,60 @@
+"""Saved estimators: what save refuses, and how a loaded one reads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from torch import Tensor, nn
+
+from neuralmi import SeparableCritic, estimate_mi
+from neuralmi.errors import NeuralMIError
+from neuralmi.io import load, save
+
+pytestmark = pytest.mark.filterwarnings("ignore::neuralmi.MIWarning")  # ten training steps: the estimates mean nothing
+
+
+class DotCritic(nn.Module):
+    """A critic of the user's own: ``T(x, y) = <W x, y>``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = nn.Linear(2, 2, bias=False)
+
+    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        return self.w(x) @ y.T
+
+
+def samples() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 2))
+    return x, x + rng.normal(size=(200, 2))
+
+
+def fit(**options: Any) -> Any:
+    return estimate_mi(*samples(), max_steps=10, progress=False, gaussian_critic=False, **options)
+
+
+@pytest.mark.parametrize(
+    ("critic", "name"),
+    [(DotCritic(), "DotCritic"), (SeparableCritic(2, 2, hidden=(8,), embed_dim=4), "SeparableCritic")],
+)
+def test_save_refuses_a_critic_load_cannot_rebuild(critic: nn.Module, name: str, tmp_path: Path) -> None:
+    """A module of the user's own, or a registry critic built with other sizes than the config names."""
+    torch.manual_seed(0)
+    result = fit(critic=critic)
+    with pytest.raises(NeuralMIError, match=f"critic is a {name} module of your own, which neuralmi.load cannot rebuild"):
+        save(result, tmp_path / "m")
+    assert not (tmp_path / "m").exists()
+
+
+def test_a_loaded_estimator_has_a_one_line_repr(tmp_path: Path) -> None:
+    result = fit()
+    saved = load(save(result, tmp_path / "m"))
+    text = repr(saved)
+    assert "\n" not in text and len(text) < 200, text
+    assert text.startswith("SavedEstimator(SeparableCritic, x_shape=(2,), y_shape=(2,), ")
+    assert f"mi_nats={result.nats:.4f} ± {result.stderr:.4f}" in text

@@ -1,0 +1,43 @@
+"""The training loop of estimate_mi (neuralmi._train): its learning rate, step by step."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from neuralmi import EstimatorConfig
+from neuralmi._train import Trainer
+from neuralmi.estimate import build_critic
+
+
+def test_the_trainer_follows_the_schedule_and_plateau_halvings() -> None:
+    """Each step's rate is the schedule's, halved once per earlier validation point that failed to set a new best.
+
+    The reference walks the recorded validation curve on its own (decay_after=1: every point without a
+    new best is a plateau; first_margin=0: a new best is any higher smoothed value), and the rates
+    are read from the optimiser as each step begins.
+    """
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(200, 2, generator=gen)
+    y = 0.5 * x + torch.randn(200, 2, generator=gen)
+    cfg = EstimatorConfig(max_steps=60, eval_every=5, patience=100, decay_after=1, batch_size=32, lr=3e-3, progress=False)
+    trainer = Trainer(build_critic(cfg, 2, 2), cfg, (x[:150], y[:150]), (x[150:], y[150:]), first_margin=0.0)
+    rates: list[float] = []
+    trainer.optimizer.register_step_pre_hook(lambda opt, args, kwargs: rates.append(opt.param_groups[0]["lr"]))
+    assert trainer.run() == 60
+
+    best, halvings, improved = -math.inf, 0, 0
+    halvings_before: dict[int, int] = {}
+    for step, value in zip(trainer.curve["step"], trainer.curve["val_smoothed"]):
+        if value > best:
+            best, improved = value, improved + (step > 0)
+        else:
+            halvings += 1
+        halvings_before[int(step) + 1] = halvings  # in force from the next step on
+    in_force = [halvings_before[max(s for s in halvings_before if s <= step)] for step in range(1, 61)]
+    expected = [cfg.lr_at(step) * 0.5**h for step, h in zip(range(1, 61), in_force)]
+    assert rates == pytest.approx(expected, rel=1e-12)
+    assert improved >= 1 and halvings >= 2  # both branches ran: the test covers new bests and plateaus
+    assert len(set(in_force)) > 2 and cfg.lr_at(60) < cfg.lr_at(1)  # and the schedule and the halvings both moved the rate
