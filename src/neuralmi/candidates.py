@@ -267,13 +267,19 @@ class Ensemble(nn.Module):
 
 
 def fit_ensemble(candidates: list[Candidate], val: Split, cfg: EstimatorConfig) -> Candidate | None:
-    """The average of the two best detecting candidates on validation, or None where fewer than two detect."""
+    """The average of the two best detecting candidates, where it beats the better one by a validation standard error.
+
+    None where fewer than two detect, or where the average does not clear that bar (the
+    one-standard-error rule: the single critic wins ties within the noise).
+    """
     detecting = sorted((c for c in candidates if c.detects), key=lambda c: c.val, reverse=True)[:2]
     if len(detecting) < 2:
         return None
     start = time.perf_counter()
     critic = Ensemble([c.critic for c in detecting])
     value, se = validate(critic, val, cfg)
+    if not value > detecting[0].val + detecting[0].val_stderr:
+        return None
     name = "ensemble(" + "+".join(c.name for c in detecting) + ")"
     return Candidate(name, critic, value, se, seconds=time.perf_counter() - start)
 

@@ -61,6 +61,12 @@ def _parser() -> argparse.ArgumentParser:
     est.add_argument("--preprocess", choices=["standardize", "normal_scores"], help="per-feature map before training")
     est.add_argument("--seed", type=int)
     est.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when available)")
+    est.add_argument(
+        "--discrete",
+        choices=["x", "y", "xy"],
+        help="the named side(s) hold class labels (integers, strings, categories): one-hot, never one ordered number",
+    )
+    est.add_argument("--threads", type=int, help="torch CPU threads for the run (default: chosen from the data's width)")
     est.add_argument("--json", action="store_true", help="print a JSON object instead of one line")
     est.add_argument("--plot", type=Path, help="write the training curve to this PNG")
     est.add_argument("--save", type=Path, help="save critic, config and result to this directory (reload: neuralmi.load)")
@@ -75,6 +81,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--force", action="store_true", help="overwrite an existing plot")
     demo.add_argument("--quiet", action="store_true")
+    demo.add_argument("--threads", type=int, help="torch CPU threads (default: chosen from each example's width)")
     demo.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     bench = sub.add_parser("bench", help="run the ground-truth benchmark suite (and peers) and print a table")
@@ -133,6 +140,7 @@ def _load_samples(args: argparse.Namespace) -> tuple[Any, Any]:
 def _estimate(args: argparse.Namespace) -> int:
     from neuralmi.data import as_samples
     from neuralmi.estimate import estimate_mi
+    from neuralmi.labels import as_labels
 
     _check_output(args.plot, args.force)
     if args.save is not None and args.save.exists() and not args.force:
@@ -140,11 +148,14 @@ def _estimate(args: argparse.Namespace) -> int:
     if args.plot is not None:
         _require_plotting()
     x, y = _load_samples(args)
+    discrete = args.discrete or ""
     try:
-        x, y = as_samples(x, "X"), as_samples(y, "Y")
+        x = as_labels(x, "X")[0] if "x" in discrete else as_samples(x, "X")
+        y = as_labels(y, "Y")[0] if "y" in discrete else as_samples(y, "Y")
     except NeuralMIError as err:
         where = args.x if str(err).startswith("X") or args.y is None else args.y
         raise UsageError(f"{where}: {err}") from None
+    _check_threads(args.threads)
     if len(x) != len(y):
         raise UsageError(f"X ({args.x}) has {len(x)} rows but Y ({args.y or args.x}) has {len(y)}; rows must be paired")
     options = {
@@ -165,10 +176,11 @@ def _estimate(args: argparse.Namespace) -> int:
         )
         if getattr(args, k) is not None
     }
+    options.update({f"discrete_{side}": True for side in discrete})
     config = _config(options)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = estimate_mi(x, y, config, progress=not args.quiet and sys.stderr.isatty())
+        result = estimate_mi(x, y, config, progress=not args.quiet and sys.stderr.isatty(), threads=args.threads)
     if not args.quiet:
         _print_warnings(caught)
     if args.json:
@@ -189,6 +201,11 @@ def _estimate(args: argparse.Namespace) -> int:
 
         save(result, args.save, force=args.force)
     return 0
+
+
+def _check_threads(threads: int | None) -> None:
+    if threads is not None and threads < 1:
+        raise UsageError(f"--threads must be at least 1, got {threads}")
 
 
 def _config(options: dict[str, Any]) -> Any:
@@ -222,6 +239,7 @@ def _demo(args: argparse.Namespace) -> int:
 
     plot = None if args.no_plot else args.plot
     _check_output(plot, args.force)
+    _check_threads(args.threads)
     if plot is not None:
         _require_plotting()
     rows = []
@@ -232,7 +250,8 @@ def _demo(args: argparse.Namespace) -> int:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             quick: dict[str, Any] = {"max_steps": 300} if args.quick else {}  # otherwise the defaults, as a user would run them
-            r = estimate_mi(x, y, seed=args.seed, progress=not args.quiet and sys.stderr.isatty(), **quick)
+            progress = not args.quiet and sys.stderr.isatty()
+            r = estimate_mi(x, y, seed=args.seed, progress=progress, threads=args.threads, **quick)
         rows.append({"name": task.name, "truth_nats": task.truth, **r.to_dict()})
         ci = f"[{r.ci[0]:.3f}, {r.ci[1]:.3f}]"
         print(f"{task.name:<24} {n:>6} {task.truth:>8.4f} {r.nats:>9.4f} {ci:>19} {r.seconds:>8.1f}", flush=True)

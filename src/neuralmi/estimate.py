@@ -551,13 +551,13 @@ def _no_dependence(data: Prepared, candidates: list[Candidate], cfg: EstimatorCo
     among them, and ``stderr`` is that candidate's. It is never a zero-width measurement unless
     no candidate has any spread (every critic constant).
     """
-    best = (0.0, 0.0)
+    upper, stderr = -math.inf, 0.0
     for candidate in candidates:
         critic = candidate.trained if candidate.trained is not None else candidate.critic
         value, se = summarise(score_blocks(critic, *data.test, cfg.eval_batch_size), cfg.report_bound)
-        if math.isfinite(value + se) and value + Z95 * se > best[0] + Z95 * best[1]:
-            best = (value, se)
-    return 0.0, best[1], (0.0, max(0.0, best[0] + Z95 * best[1]))
+        if math.isfinite(value + se) and max(0.0, value) + Z95 * se > upper:  # MI >= 0: a negative value counts as 0
+            upper, stderr = max(0.0, value) + Z95 * se, se
+    return 0.0, stderr, (0.0, max(0.0, upper))
 
 
 def report(data: Prepared, candidates: list[Candidate], cfg: EstimatorConfig, start: float) -> MIResult:
