@@ -1,0 +1,180 @@
+"""Tests of neuralmi.density_ratio: the score-matrix contract, normalisation, the aggregate marginal, fits."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+import neuralmi.density_ratio as dr
+from neuralmi._evaluate import score_blocks, summarise
+from neuralmi.critics import GaussianCritic
+from neuralmi.density_ratio import DensityRatioCritic, MixtureDensityNetwork, fit_density_ratio
+
+
+def _gaussian_pairs(n: int, dims: tuple[int, int], rho: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """x (n, dx), y (n, dy) standard normal with correlation rho between the first min(dx, dy) coordinates."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, dims[0], generator=g)
+    y = torch.randn(n, dims[1], generator=g)
+    k = min(dims)
+    y[:, :k] = rho * x[:, :k] + math.sqrt(1 - rho**2) * y[:, :k]
+    return x, y
+
+
+def _perturbed(q: MixtureDensityNetwork, scale: float, seed: int) -> MixtureDensityNetwork:
+    """``q`` with its network's weights moved at random, so mixtures have distinct, x-dependent components."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in q.net.parameters():
+            p.add_(scale * torch.randn(p.shape, generator=g))
+    return q
+
+
+def _critic(dims: tuple[int, int], seed: int = 0) -> DensityRatioCritic:
+    """An unfitted but non-trivial critic modelling the smaller side, as fit_density_ratio would."""
+    x, y = _gaussian_pairs(300, dims, 0.6, seed)
+    side = "y|x" if dims[1] <= dims[0] else "x|y"
+    u, v = (x, y) if side == "y|x" else (y, x)
+    torch.manual_seed(seed)
+    q = MixtureDensityNetwork(u.shape[1], v.shape[1], components=3, hidden=(8,))
+    q.fit_whitening_(u, v)
+    return DensityRatioCritic(_perturbed(q, 0.5, seed), u[:40], side=side)  # type: ignore[arg-type]
+
+
+def test_exports() -> None:
+    assert set(dr.__all__) == {"DENSITY_RATIO_MAX_FEATURES", "DensityRatioCritic", "MixtureDensityNetwork", "fit_density_ratio"}
+
+
+@pytest.mark.parametrize("dims", [(1, 1), (3, 2), (2, 3)], ids=["1+1", "3+2_y_given_x", "2+3_x_given_y"])
+def test_all_pairs_match_a_naive_loop_and_pairs(dims: tuple[int, int]) -> None:
+    critic = _critic(dims)
+    x, y = _gaussian_pairs(7, dims, 0.6, seed=1)
+    with torch.no_grad():
+        scores = critic(x, y[:5])
+        naive = torch.stack([torch.cat([critic.pairs(x[i : i + 1], y[j : j + 1]) for j in range(5)]) for i in range(7)])
+        aligned = critic.pairs(x, y)
+        full = critic(x, y)
+    assert scores.shape == (7, 5)
+    torch.testing.assert_close(scores, naive, rtol=1e-5, atol=1e-4)
+    torch.testing.assert_close(full.diagonal(), aligned, rtol=1e-5, atol=1e-4)
+    assert critic.side == ("y|x" if dims[1] <= dims[0] else "x|y")
+
+
+def test_gradients_flow_and_match_the_no_grad_scores() -> None:
+    critic = _critic((2, 2))
+    x, y = _gaussian_pairs(9, (2, 2), 0.6, seed=2)
+    scores = critic(x, y)
+    scores.sum().backward()
+    with torch.no_grad():
+        torch.testing.assert_close(scores.detach(), critic(x, y))
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in critic.parameters())
+
+
+def test_conditional_normalises_in_one_dimension() -> None:
+    torch.manual_seed(0)
+    q = MixtureDensityNetwork(1, 1, components=4, hidden=(8,))
+    u, v = _gaussian_pairs(200, (1, 1), 0.8, seed=3)
+    q.fit_whitening_(u, 3.0 * v + 1.0)  # a whitening that is not the identity: the Jacobian term must count
+    _perturbed(q, 0.5, seed=3)
+    grid = torch.linspace(-40.0, 40.0, 40001)[:, None]
+    with torch.no_grad():
+        density = q(torch.tensor([[-1.5], [0.0], [2.0]]), grid).exp()
+    mass = torch.trapezoid(density, grid[:, 0], dim=1)
+    torch.testing.assert_close(mass, torch.ones(3), rtol=0, atol=1e-4)
+
+
+def test_marginal_is_the_aggregate_of_the_conditional_over_the_reference() -> None:
+    critic = _critic((2, 1))
+    _, y = _gaussian_pairs(6, (2, 1), 0.6, seed=4)
+    with torch.no_grad():
+        naive = torch.logsumexp(critic.conditional(critic.reference, y), 0) - math.log(len(critic.reference))
+        torch.testing.assert_close(critic.log_marginal(y), naive, rtol=1e-5, atol=1e-4)
+
+
+def test_floor_bounds_the_score_below_and_equals_the_defensive_mixture() -> None:
+    critic = _critic((1, 1))
+    x, y = torch.tensor([[0.0], [3.0]]), torch.tensor([[-3.0], [30.0]])  # pairs far from the conditional's mass
+    with torch.no_grad():
+        scores = critic(x, y)
+        cond, marg = critic.conditional(x, y), critic.log_marginal(y)
+    eps = critic.floor
+    assert bool((scores >= math.log(eps) - 1e-6).all())
+    expected = torch.log((1 - eps) * torch.exp(cond - marg[None, :]) + eps)
+    torch.testing.assert_close(scores, expected, rtol=1e-5, atol=1e-5)
+
+
+def _fit_gaussian_task(seed: int, max_steps: int = 300) -> tuple[DensityRatioCritic, tuple[torch.Tensor, ...]]:
+    x, y = _gaussian_pairs(4000, (2, 2), 0.7, seed=10)
+    train, val, test = (x[:2000], y[:2000]), (x[2000:2500], y[2000:2500]), (x[2500:], y[2500:])
+    return fit_density_ratio(train, val, seed=seed, max_steps=max_steps), (*train, *test)
+
+
+def test_fitted_critic_dv_agrees_with_the_closed_form_on_gaussian_data() -> None:
+    critic, (xt, yt, xs, ys) = _fit_gaussian_task(seed=0)
+    truth = -2 * 0.5 * math.log(1 - 0.7**2)  # two paired coordinates
+    with torch.no_grad():
+        dv, se = summarise(score_blocks(critic, xs, ys, 1024), "dv")
+        gauss_dv, _ = summarise(score_blocks(GaussianCritic.fit(xt, yt), xs, ys, 1024), "dv")
+    assert abs(dv - truth) < 3 * se
+    assert abs(dv - gauss_dv) < se  # the same test rows: far closer than the sampling error
+
+
+def test_fit_is_deterministic_for_a_seed() -> None:
+    first, (_, _, xs, ys) = _fit_gaussian_task(seed=3, max_steps=150)
+    second, _ = _fit_gaussian_task(seed=3, max_steps=150)
+    other, _ = _fit_gaussian_task(seed=4, max_steps=150)
+    with torch.no_grad():
+        assert torch.equal(first(xs[:50], ys[:50]), second(xs[:50], ys[:50]))
+        assert not torch.equal(first(xs[:50], ys[:50]), other(xs[:50], ys[:50]))
+    assert (first.steps, first.kept_step, first.val_nll) == (second.steps, second.kept_step, second.val_nll)
+
+
+def test_fit_models_the_smaller_side_and_keeps_the_score_orientation() -> None:
+    x, y = _gaussian_pairs(600, (1, 3), 0.6, seed=5)
+    critic = fit_density_ratio((x[:500], y[:500]), (x[500:], y[500:]), seed=0, max_steps=20)
+    assert critic.side == "x|y"
+    assert critic(x[:4], y[:6]).shape == (4, 6)
+    assert critic.reference.shape == (500, 3)  # the conditioning side y
+
+
+def test_fit_accepts_samples_of_any_shape() -> None:
+    x, y = _gaussian_pairs(600, (4, 2), 0.6, seed=6)
+    critic = fit_density_ratio((x[:500].reshape(500, 2, 2), y[:500]), (x[500:].reshape(100, 2, 2), y[500:]), seed=0, max_steps=20)
+    assert critic(x[:3].reshape(3, 2, 2), y[:5]).shape == (3, 5)
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ({"train": [1, 2]}, "train must be a pair"),
+        ({"train": (torch.zeros(10, 1), torch.zeros(9, 1))}, "same number"),
+        ({"train": (torch.zeros(10, 1, dtype=torch.long), torch.zeros(10, 1))}, "floating-point"),
+        ({"train": (torch.full((10, 1), float("nan")), torch.zeros(10, 1))}, "NaN or inf"),
+        ({"val": (torch.zeros(5, 2), torch.zeros(5, 1))}, "same features"),
+        ({"train": (torch.randn(3, 1), torch.randn(3, 1))}, "too few training rows"),
+        ({"max_steps": 0}, "max_steps must be a positive int"),
+        ({"batch_size": 1.5}, "batch_size must be a positive int"),
+        ({"lr": -1.0}, "lr must be a positive finite"),
+        ({"floor": 0.0}, "floor"),
+    ],
+)
+def test_fit_rejects_bad_inputs(change: dict, match: str) -> None:
+    x, y = _gaussian_pairs(60, (1, 1), 0.5, seed=7)
+    kwargs: dict = {"train": (x[:50], y[:50]), "val": (x[50:], y[50:]), "seed": 0, "max_steps": 5, **change}
+    with pytest.raises(ValueError, match=match):
+        fit_density_ratio(**kwargs)
+
+
+def test_critic_rejects_bad_arguments() -> None:
+    q = MixtureDensityNetwork(2, 1)
+    with pytest.raises(ValueError, match="side"):
+        DensityRatioCritic(q, torch.zeros(5, 2), side="y")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="reference"):
+        DensityRatioCritic(q, torch.zeros(5, 3))
+    with pytest.raises(ValueError, match="components must be a positive int"):
+        MixtureDensityNetwork(2, 1, components=0)
+    critic = DensityRatioCritic(q, torch.zeros(5, 2))
+    with pytest.raises(ValueError, match="expects y with 1 features"):
+        critic(torch.zeros(3, 2), torch.zeros(3, 2))
