@@ -393,3 +393,64 @@ def test_a_saved_gaussian_critic_loads_back(tmp_path: object) -> None:
     fx, fy = correlated_gaussian(2000, 3, 1.5, seed=34)
     value, stderr = saved.estimate(fx, fy)
     assert_covers(MIResult(**{**result.__dict__, "nats": value, "stderr": stderr}), 1.5)
+
+
+# --- discrete variables --------------------------------------------------------------------------------------
+
+
+def _labelled(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Three classes with means -2, 0, 2 on a 2-D feature pair."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 3, size=n)
+    return (labels - 1.0)[:, None] * 2.0 + rng.normal(size=(n, 2)), labels
+
+
+def test_labels_are_categories_whatever_their_numbering() -> None:
+    x, labels = _labelled(1500, 41)
+    renumbered = np.array([7, -3, 100])[labels]  # an order that is not the classes' order along x
+    as_numbers = quiet(x, renumbered, max_steps=200)
+    first = quiet(x, labels, discrete_y=True, max_steps=200)
+    second = quiet(x, renumbered, discrete_y=True, max_steps=200)
+    words = quiet(x, np.array(["b", "a", "c"])[labels], discrete_y=True, max_steps=200)
+    assert first.critic_kind == second.critic_kind == words.critic_kind and "classifier" in first.candidates
+    assert abs(first.nats - second.nats) <= 2 * first.stderr and abs(first.nats - words.nats) <= 2 * first.stderr
+    assert any("discrete_y=True" in m for m in as_numbers.warnings)  # the undeclared labels are named
+
+
+def test_labels_on_the_x_side_and_on_both_sides() -> None:
+    x, labels = _labelled(1500, 42)
+    swapped = quiet(labels, x, discrete_x=True, max_steps=200)
+    assert swapped.critic_kind in swapped.candidates and "classifier" in swapped.candidates
+    rng = np.random.default_rng(43)
+    a = rng.integers(0, 4, size=6000)
+    flip = rng.random(6000) < 0.3
+    b = np.where(flip, rng.integers(0, 4, size=6000), a)  # b = a, or a fresh uniform label with probability 0.3
+    stay = 0.7 + 0.3 / 4
+    truth = math.log(4) + stay * math.log(stay) + 3 * (0.3 / 4) * math.log(0.3 / 4)  # H(B) - H(B|A), uniform A
+    both = quiet(a, b, discrete_x=True, discrete_y=True)
+    assert both.critic_kind == "contingency" and both.steps == 0
+    assert_covers(both, truth)
+    saved_codes = both.evaluate(a[:2000], b[:2000])
+    assert saved_codes.n_test == 2000 and math.isfinite(saved_codes.nats)
+
+
+def test_evaluate_scores_new_samples_with_the_fitted_critic(small_result: MIResult) -> None:
+    x, y = correlated_gaussian(3000, 2, 0.5, seed=44)
+    fresh = small_result.evaluate(x, y)
+    assert fresh.n_test == 3000 and fresh.critic is small_result.critic and fresh.stderr > 0
+    assert_covers(fresh, 0.5)
+    with pytest.raises(ValueError, match=r"x samples have shape \(3,\), the critic was fitted on \(2,\)"):
+        small_result.evaluate(np.zeros((10, 3)), np.zeros((10, 2)))
+    with pytest.raises(ValueError, match="report must be one of"):
+        small_result.evaluate(x, y, report="js")
+
+
+@pytest.mark.slow
+def test_the_density_ratio_candidate_reports_a_dependence_without_correlation() -> None:
+    from neuralmi.benchmark import get_task
+
+    task = get_task("parabola")  # Y = X^2 + noise: zero correlation, 1.44 nats
+    x, y = task.sample(3, 6000)
+    result = quiet(x, y, seed=3)
+    assert result.critic_kind == "density_ratio" and "density_ratio" in result.selection
+    assert_covers(result, task.truth)

@@ -23,6 +23,7 @@ from torch import Tensor, nn
 from neuralmi._evaluate import score_blocks, summarise
 from neuralmi._train import Trainer
 from neuralmi.critics import GaussianCritic, QuadraticCritic
+from neuralmi.density_ratio import fit_density_ratio
 from neuralmi.errors import NeuralMIError
 from neuralmi.labels import Swapped, fit_classifier, fit_contingency
 
@@ -32,10 +33,12 @@ if TYPE_CHECKING:  # the config type only; estimate.py imports this module, neve
 __all__ = [
     "DETECTION_MARGIN",
     "QUADRATIC_TRAINING",
+    "SIMPLICITY",
     "Candidate",
     "Ensemble",
     "FromOneHot",
     "Split",
+    "fit_density_ratio_candidate",
     "fit_ensemble",
     "fit_gaussian",
     "fit_labels",
@@ -170,6 +173,27 @@ def fit_quadratic(gaussian: GaussianCritic, train: Split, val: Split, cfg: Estim
     return _from_trainer("quadratic", quadratic, trainer, val, cfg, start)
 
 
+DENSITY_RATIO_STEPS = 2000
+"""Step budget of the density-ratio critic's maximum-likelihood fit (it stops on validation NLL)."""
+
+
+def fit_density_ratio_candidate(train: Split, val: Split, cfg: EstimatorConfig) -> Candidate:
+    """The density-ratio critic ``log q(v|u) - log q̄(v)`` of a mixture density network fitted by maximum likelihood."""
+    start = time.perf_counter()
+    critic = fit_density_ratio(train, val, seed=cfg.seed, max_steps=DENSITY_RATIO_STEPS, device=train[0].device)
+    value, se = validate(critic, val, cfg)
+    return Candidate(
+        "density_ratio",
+        critic,
+        value,
+        se,
+        steps=critic.steps,
+        kept_step=critic.kept_step,
+        max_steps=DENSITY_RATIO_STEPS,
+        seconds=time.perf_counter() - start,
+    )
+
+
 class FromOneHot(nn.Module):
     """A critic of label codes fed one-hot rows: column k is code k, an all-zero row (a label unseen in training) is -1.
 
@@ -284,15 +308,30 @@ def fit_ensemble(candidates: list[Candidate], val: Split, cfg: EstimatorConfig) 
     return Candidate(name, critic, value, se, seconds=time.perf_counter() - start)
 
 
-def select(candidates: list[Candidate]) -> tuple[Candidate, bool]:
-    """(the candidate to report, whether any detects dependence): the best validation bound among detecting ones.
+SIMPLICITY: dict[str, int] = {"gaussian": 0, "contingency": 0, "quadratic": 1, "classifier": 2, "density_ratio": 3}
+"""How simple each candidate is (fewer fitted degrees of freedom first); trained networks come next, ensembles last."""
 
-    Where none detects, the best one by validation value is returned, to give the interval of a
-    result that reports no dependence.
+
+def _simplicity(candidate: Candidate) -> int:
+    if candidate.name.startswith("ensemble("):
+        return len(SIMPLICITY) + 2
+    return SIMPLICITY.get(candidate.name, len(SIMPLICITY) + 1)
+
+
+def select(candidates: list[Candidate]) -> tuple[Candidate, bool]:
+    """(the candidate to report, whether any detects dependence), by the one-standard-error rule on validation.
+
+    Among the candidates that detect dependence, the simplest one whose validation bound is within
+    one validation standard error of the best is kept (Breiman et al. 1984): a richer critic must
+    beat a simpler one by more than the noise of the comparison. Where none detects, the best one
+    by validation value is returned, to give the interval of a result that reports no dependence.
     """
     if not candidates:
         raise NeuralMIError("select needs at least one candidate")
     detecting = [c for c in candidates if c.detects]
     pool = detecting or candidates
     best = max(pool, key=lambda c: c.val if math.isfinite(c.val) else -math.inf)
-    return best, bool(detecting)
+    if not detecting:
+        return best, False
+    near = [c for c in detecting if c.val >= best.val - best.val_stderr]
+    return min(near, key=lambda c: (_simplicity(c), -c.val)), True

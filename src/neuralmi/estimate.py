@@ -30,6 +30,7 @@ from neuralmi.bounds import BOUNDS, REPORT_WITH, REPORTABLE
 from neuralmi.candidates import (
     QUADRATIC_TRAINING,
     Candidate,
+    fit_density_ratio_candidate,
     fit_ensemble,
     fit_gaussian,
     fit_labels,
@@ -39,6 +40,7 @@ from neuralmi.candidates import (
 )
 from neuralmi.critics import CRITICS, FITTED_CRITICS, Activation, GaussianCritic, make_critic
 from neuralmi.data import PREPROCESSORS, Preprocessor, as_samples, check_pair, split_indices
+from neuralmi.density_ratio import DENSITY_RATIO_MAX_FEATURES
 from neuralmi.errors import NeuralMIError
 from neuralmi.labels import Categorical, as_labels, looks_discrete
 
@@ -483,6 +485,8 @@ def fit(data: Prepared, cfg: EstimatorConfig, critic: nn.Module | None = None) -
             quadratic = fit_quadratic(gaussian.critic, data.train, data.val, cfg)
             if quadratic.kept_step > 0:  # otherwise it is the Gaussian fit again
                 candidates.append(quadratic)
+    if cfg.density_ratio and not any(data.discrete) and sum(data.dims) <= DENSITY_RATIO_MAX_FEATURES:
+        candidates.append(fit_density_ratio_candidate(data.train, data.val, cfg))
     if cfg.ensemble:
         ensemble = fit_ensemble(candidates, data.val, cfg)
         if ensemble is not None:

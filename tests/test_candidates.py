@@ -1,0 +1,88 @@
+"""The fit stage's parts: the selection rule, the ensemble, one-hot adapters and candidate records."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import Tensor, nn
+
+from neuralmi.candidates import SIMPLICITY, Candidate, Ensemble, FromOneHot, fit_ensemble, select
+from neuralmi.critics import BilinearCritic
+from neuralmi.errors import NeuralMIError
+from neuralmi.estimate import EstimatorConfig
+from neuralmi.labels import ContingencyCritic
+
+
+def candidate(name: str, val: float, se: float, critic: nn.Module | None = None) -> Candidate:
+    return Candidate(name, critic if critic is not None else BilinearCritic(1, 1), val, se)
+
+
+def test_the_simplest_candidate_within_one_standard_error_of_the_best_is_kept() -> None:
+    best, detected = select([candidate("separable", 1.00, 0.02), candidate("gaussian", 0.99, 0.02)])
+    assert detected and best.name == "gaussian"  # within 1 SE of the best: the closed form wins the tie
+    best, _ = select([candidate("separable", 1.00, 0.02), candidate("gaussian", 0.97, 0.02)])
+    assert best.name == "separable"  # 1.5 SE below: the richer critic has earned its place
+    assert SIMPLICITY["gaussian"] < SIMPLICITY["quadratic"] < SIMPLICITY["density_ratio"]
+
+
+def test_no_candidate_detecting_dependence_is_reported_as_such() -> None:
+    best, detected = select([candidate("separable", 0.02, 0.02), candidate("gaussian", -0.01, 0.01)])
+    assert not detected and best.name == "separable"
+    assert not candidate("x", math.nan, 0.1).detects and not candidate("x", 0.0, 0.0).detects
+    with pytest.raises(NeuralMIError, match="at least one candidate"):
+        select([])
+
+
+def test_still_improving_means_the_budget_ran_out_at_the_kept_step() -> None:
+    c = candidate("separable", 1.0, 0.1)
+    c.steps, c.kept_step, c.max_steps = 2000, 2000, 2000
+    assert c.still_improving
+    c.kept_step = 1900
+    assert not c.still_improving
+    assert c.record()["still_improving"] is False and "curve" in c.record()
+
+
+class Fixed(nn.Module):
+    def __init__(self, weight: float) -> None:
+        super().__init__()
+        self.weight = weight
+
+    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        return self.weight * (x @ y.T)
+
+    def pairs(self, x: Tensor, y: Tensor) -> Tensor:
+        return self.weight * (x * y).sum(-1)
+
+
+def test_the_ensemble_averages_its_members_scores() -> None:
+    x, y = torch.randn(5, 2), torch.randn(6, 2)
+    ens = Ensemble([Fixed(1.0), Fixed(3.0)])
+    torch.testing.assert_close(ens(x, y), 2.0 * (x @ y.T))
+    torch.testing.assert_close(ens.pairs(x, y[:5]), ens(x, y[:5]).diagonal())
+    with pytest.raises(NeuralMIError, match="at least 2 critics"):
+        Ensemble([Fixed(1.0)])
+
+
+def test_the_ensemble_must_beat_its_better_member_by_a_standard_error() -> None:
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(2000, 1, generator=gen)
+    y = x + torch.randn(2000, 1, generator=gen)
+    cfg = EstimatorConfig()
+    # DV of T = w·xy on these pairs peaks near w = 0.3 (0.215 nats); members at 0.1 (0.098) and 0.5 (-0.078) miss it
+    low, high = Candidate("a", Fixed(0.1), 0.0982, 0.01), Candidate("b", Fixed(0.5), 0.15, 0.01)
+    assert fit_ensemble([low], (x, y), cfg) is None  # one detecting candidate: nothing to average
+    ensemble = fit_ensemble([low, high], (x, y), cfg)
+    assert ensemble is not None and ensemble.name == "ensemble(b+a)" and ensemble.val > 0.2
+    assert fit_ensemble([Candidate("a", Fixed(0.1), 10.0, 0.01), high], (x, y), cfg) is None  # cannot beat 10 nats
+
+
+def test_one_hot_rows_become_codes_and_unseen_rows_score_zero() -> None:
+    onehot = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]])
+    assert FromOneHot.codes(onehot).tolist() == [0, 1, -1]
+    table = ContingencyCritic.from_counts(torch.tensor([[3.0, 1.0], [1.0, 3.0]]), alpha=0.0)
+    scores = FromOneHot(table, (True, True))(onehot, onehot)
+    assert scores[2].abs().sum() == 0 and scores[:, 2].abs().sum() == 0
+    torch.testing.assert_close(scores[:2, :2], table(torch.tensor([0, 1]), torch.tensor([0, 1])))
+    torch.testing.assert_close(FromOneHot(table, (True, True)).pairs(onehot, onehot), scores.diagonal())
