@@ -41,7 +41,7 @@ def main() -> None:
         truth, runs = task.truth, []
         for seed in range(args.seeds):
             x, y = task.sample(1000 + seed, args.n)
-            r = estimate_mi(x, y, progress=False, seed=seed, **options)
+            r = estimate_mi(x, y, progress=False, seed=seed, **task.options, **options)
             runs.append(r)
             record = {"task": name, "seed": seed, "truth": truth, "nats": r.nats, "stderr": r.stderr, "seconds": r.seconds}
             records.append({**record, "critic_kind": r.critic_kind})

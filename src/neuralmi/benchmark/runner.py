@@ -44,15 +44,10 @@ class Record:
         return asdict(self)
 
 
-def _discrete_options(discrete: str) -> dict[str, bool]:
-    """``discrete_x`` / ``discrete_y`` for the labelled sides of a task (``"x"``, ``"y"`` or ``"xy"``)."""
-    return {f"discrete_{side}": True for side in discrete}
-
-
 def _neuralmi(bound: str, quick: bool) -> Method:
     def method(x: np.ndarray, y: np.ndarray, seed: int, discrete: str) -> tuple[float, float, float, float, float]:
         extra: dict[str, Any] = {"max_steps": QUICK_STEPS} if quick else {}
-        extra |= _discrete_options(discrete)
+        extra |= {f"discrete_{side}": True for side in discrete}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             r = estimate_mi(x, y, bound=bound, seed=seed, progress=False, **extra)

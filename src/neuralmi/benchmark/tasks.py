@@ -66,6 +66,11 @@ class Task:
         """The Monte Carlo standard error of :attr:`truth` (0 for closed forms and quadrature)."""
         return float(getattr(self.distribution, "mutual_information_stderr", 0.0))
 
+    @property
+    def options(self) -> dict[str, bool]:
+        """The :func:`~neuralmi.estimate_mi` options the task's labelled sides need (``discrete_x`` / ``discrete_y``)."""
+        return {f"discrete_{side}": True for side in self.discrete}
+
     def sample(self, seed: int, n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Draw ``n`` (default ``self.n``) pairs from the distribution."""
         return self.distribution.sample(self.n if n is None else n, seed)
@@ -144,7 +149,11 @@ TASKS: dict[str, Task] = {
             "5-D Gaussians (2 nats) under x|x|^(1/2) and y + y^3/3",
         ),
         Task(
-            "discrete_continuous", DiscreteContinuous(4, 3, 1.0, 0.5), 5_000, "4 labels, Y = mean on a line in 3-D + N(0, 0.25 I)"
+            "discrete_continuous",
+            DiscreteContinuous(4, 3, 1.0, 0.5),
+            5_000,
+            "4 labels, Y = mean on a line in 3-D + N(0, 0.25 I)",
+            discrete="x",
         ),
         Task("sparse_gaussian", SparseGaussian(20, 2, 2.0), 10_000, "20-D Gaussians, 2 nats on 2 coordinate pairs only"),
         Task(
