@@ -27,7 +27,6 @@ import numpy as np
 import torch
 
 from neuralmi import MIResult, estimate_mi
-from neuralmi._evaluate import score_blocks, summarise
 from neuralmi.benchmark import get_task
 from neuralmi.data import split_indices
 
@@ -36,10 +35,7 @@ TASKS = ("gaussian_1d_rho0.4", "gaussian_5d_3nat")
 
 def value(result: MIResult, x: np.ndarray, y: np.ndarray) -> float:
     """The result's critic, with its fitted preprocessing, scored on new samples (DV, nats)."""
-    assert result.standardizers is not None
-    sx, sy = result.standardizers
-    held = score_blocks(result.critic, torch.from_numpy(sx(x)), torch.from_numpy(sy(y)), result.config.eval_batch_size)
-    return summarise(held, result.report)[0]
+    return result.evaluate(x, y).nats
 
 
 def main() -> None:

@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 import torch
 
-import neuralmi.estimate
 from neuralmi import EstimatorConfig, estimate_mi
 from neuralmi._train import make_optimizer
 from neuralmi.benchmark import get_task
@@ -39,32 +38,14 @@ def bare_loop(x: np.ndarray, y: np.ndarray, steps: int, cfg: EstimatorConfig) ->
     return time.perf_counter() - start
 
 
-REFINEMENTS: list[tuple[float, int]] = []
-"""(seconds, steps) of each quadratic refinement inside the estimate_mi calls below."""
-
-
-def _timed_refinement(*args: Any, **kwargs: Any) -> Any:
-    start = time.perf_counter()
-    out = _REFINE(*args, **kwargs)
-    REFINEMENTS.append((time.perf_counter() - start, out[1].step))
-    return out
-
-
-_REFINE = neuralmi.estimate._train_quadratic
-neuralmi.estimate._train_quadratic = _timed_refinement
-
-
-def refinement_line(label: str, calls: list[float], first: int) -> str:
-    """The median cost of the quadratic refinements recorded since ``REFINEMENTS[first]``, beside the whole calls."""
-    spent = REFINEMENTS[first:]
-    if not spent:
-        return f"  {label}: no refinement ran (the Gaussian fit did not beat the untrained critic) in {len(calls)} calls"
-    secs = statistics.median(t for t, _ in spent)
-    return (
-        f"  {label}: quadratic refinement in {len(spent)} of {len(calls)} calls, median {secs:.2f} s "
-        f"({[n for _, n in spent]} steps) of a median {statistics.median(calls):.2f} s call "
-        f"({100 * secs / statistics.median(calls):.0f}%)"
-    )
+def candidate_line(label: str, runs: list[Any]) -> str:
+    """Median seconds of each candidate critic inside the calls (from ``MIResult.candidates``), beside the whole calls."""
+    names = sorted({name for r in runs for name in r.candidates})
+    parts = [
+        f"{name} {statistics.median(r.candidates[name]['seconds'] for r in runs if name in r.candidates):.2f} s" for name in names
+    ]
+    kinds = [r.critic_kind for r in runs]
+    return f"  {label}: median call {statistics.median(r.seconds for r in runs):.2f} s; candidates {', '.join(parts)}; reported by {kinds}"
 
 
 def main() -> None:
@@ -77,7 +58,6 @@ def main() -> None:
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}")
 
     x, y = get_task("gaussian_5d_3nat").sample(seed=0)
-    first = len(REFINEMENTS)
     runs = [estimate_mi(x, y, progress=False, seed=s) for s in range(args.repeats)]
     secs = statistics.median(r.seconds for r in runs)
     errs = [abs(r.nats - 3.0) / 3.0 for r in runs]
@@ -85,15 +65,15 @@ def main() -> None:
     print(
         f"  estimates {[round(r.nats, 3) for r in runs]} (truth 3.0), median relative error {100 * statistics.median(errs):.1f}%"
     )
-    print(refinement_line("this task", [r.seconds for r in runs], first))
+    print(candidate_line("this task", runs))
     px, py = get_task("pm1_vector_7").sample(seed=0)
-    first = len(REFINEMENTS)
-    pm1 = [estimate_mi(px, py, progress=False, seed=s) for s in range(args.repeats)]
-    print(refinement_line(f"±1 channel (reported by {[r.critic_kind for r in pm1]})", [r.seconds for r in pm1], first))
+    print(candidate_line("±1 channel", [estimate_mi(px, py, progress=False, seed=s) for s in range(args.repeats)]))
 
     steps = 1000
     # the training loop's throughput: the candidates fitted beside it (timed in the first line) are off here
-    cfg = EstimatorConfig(max_steps=steps, patience=10**6, progress=False, gaussian_critic=False)
+    cfg = EstimatorConfig(
+        max_steps=steps, patience=10**6, progress=False, gaussian_critic=False, density_ratio=False, ensemble=False
+    )
     ours, bare = [], []
     for _ in range(args.repeats):
         r = estimate_mi(x, y, config=cfg)
@@ -102,7 +82,7 @@ def main() -> None:
     ratio = statistics.median(o / b for o, b in zip(ours, bare))
     print(
         f"step throughput over {steps} steps (batch {cfg.batch_size}): estimate_mi {statistics.median(ours):.0f} steps/s "
-        f"(whole call without the Gaussian candidate: validation, averaging, final test included), bare loop {statistics.median(bare):.0f} steps/s, ratio {ratio:.2f}"
+        f"(whole call with the network alone: validation, averaging, final test included), bare loop {statistics.median(bare):.0f} steps/s, ratio {ratio:.2f}"
     )
 
     if not args.skip_wide:
