@@ -15,20 +15,18 @@ import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from neuralmi._evaluate import score_blocks, summarise
 from neuralmi._train import Trainer
+from neuralmi.config import EstimatorConfig
 from neuralmi.critics import GaussianCritic, QuadraticCritic
 from neuralmi.density_ratio import fit_density_ratio
 from neuralmi.errors import NeuralMIError
 from neuralmi.labels import Swapped, fit_classifier, fit_contingency
-
-if TYPE_CHECKING:  # the config type only; estimate.py imports this module, never the reverse at run time
-    from neuralmi.estimate import EstimatorConfig
 
 __all__ = [
     "DETECTION_MARGIN",

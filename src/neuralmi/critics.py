@@ -18,6 +18,7 @@ from torch import Tensor, nn
 from neuralmi.errors import NeuralMIError
 
 __all__ = [
+    "ACTIVATIONS",
     "CRITICS",
     "FITTED_CRITICS",
     "Activation",
@@ -32,7 +33,7 @@ __all__ = [
 ]
 
 Activation = Literal["relu", "elu", "gelu", "silu", "tanh", "softplus"]
-_ACTIVATIONS: dict[str, type[nn.Module]] = {
+ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,
     "elu": nn.ELU,
     "gelu": nn.GELU,
@@ -43,9 +44,9 @@ _ACTIVATIONS: dict[str, type[nn.Module]] = {
 
 
 def _activation(name: Activation) -> nn.Module:
-    if name not in _ACTIVATIONS:
-        raise NeuralMIError(f"unknown activation {name!r}; choose one of {sorted(_ACTIVATIONS)}")
-    return _ACTIVATIONS[name]()
+    if name not in ACTIVATIONS:
+        raise NeuralMIError(f"unknown activation {name!r}; choose one of {sorted(ACTIVATIONS)}")
+    return ACTIVATIONS[name]()
 
 
 def mlp(in_dim: int, hidden: Sequence[int], out_dim: int, activation: Activation = "relu") -> nn.Sequential:

@@ -15,20 +15,111 @@ from torch import nn
 
 from neuralmi._evaluate import score_blocks, summarise
 from neuralmi._files import atomic_write
-from neuralmi.critics import FITTED_CRITICS, make_critic
-from neuralmi.data import PREPROCESSORS, Preprocessor, as_samples, check_pair
+from neuralmi.candidates import Ensemble, FromOneHot
+from neuralmi.critics import (
+    ACTIVATIONS,
+    FITTED_CRITICS,
+    BilinearCritic,
+    ConcatCritic,
+    GaussianCritic,
+    QuadraticCritic,
+    SeparableCritic,
+    make_critic,
+)
+from neuralmi.data import PREPROCESSORS, as_samples, check_pair
+from neuralmi.density_ratio import DensityRatioCritic, MixtureDensityNetwork
 from neuralmi.errors import NeuralMIError
-from neuralmi.estimate import EstimatorConfig, MIResult, build_critic
+from neuralmi.estimate import EstimatorConfig, MIResult, Scaler, build_critic
+from neuralmi.labels import Categorical, ClassifierCritic, ContingencyCritic, Swapped
 
-__all__ = ["FORMAT_VERSION", "SavedEstimator", "load", "save"]
+__all__ = ["FORMAT_VERSION", "SavedEstimator", "build_critic_from", "describe_critic", "load", "save"]
 
 FORMAT_VERSION = 1
 
 
-def _rebuild_critic(config: EstimatorConfig, kind: str, x_shape: Sequence[int], y_shape: Sequence[int]) -> nn.Module:
-    """The critic :func:`load` fills with the saved weights: a fitted kind by its name, else the network the config names."""
+def _mlp_layout(net: nn.Module) -> tuple[list[int], str]:
+    """(hidden widths, activation name) of an :func:`~neuralmi.critics.mlp`."""
+    layers = list(net.children())
+    linears = [m for m in layers if isinstance(m, nn.Linear)]
+    acts = [m for m in layers if not isinstance(m, nn.Linear)]
+    name = next((k for k, cls in ACTIVATIONS.items() if acts and type(acts[0]) is cls), "relu")
+    return [m.out_features for m in linears[:-1]], name
+
+
+def describe_critic(critic: nn.Module) -> dict[str, Any]:
+    """The critic's class and constructor arguments as plain JSON: what :func:`build_critic_from` rebuilds before the weights load.
+
+    A network the config names is ``{"type": "network"}`` (rebuilt from the config); a module of
+    your own is ``{"type": "custom"}``, which cannot be rebuilt.
+    """
+    if isinstance(critic, (GaussianCritic, QuadraticCritic)):
+        return {"type": "gaussian" if isinstance(critic, GaussianCritic) else "quadratic", "dims": [critic.x_dim, critic.y_dim]}
+    if isinstance(critic, DensityRatioCritic):
+        q = critic.conditional
+        hidden, activation = _mlp_layout(q.net)
+        return {
+            "type": "density_ratio",
+            "context_dim": q.context_dim,
+            "features": q.features,
+            "components": q.components,
+            "hidden": hidden,
+            "activation": activation,
+            "side": critic.side,
+            "floor": critic.floor,
+            "reference_rows": len(critic.reference),
+        }
+    if isinstance(critic, ClassifierCritic):
+        hidden, activation = _mlp_layout(critic.network)
+        return {
+            "type": "classifier",
+            "x_dim": critic.x_dim,
+            "n_classes": critic.n_classes,
+            "hidden": hidden,
+            "activation": activation,
+        }
+    if isinstance(critic, ContingencyCritic):
+        return {"type": "contingency", "shape": list(critic.table.shape)}
+    if isinstance(critic, FromOneHot):
+        return {"type": "one_hot", "coded": list(critic.coded), "inner": describe_critic(critic.critic)}
+    if isinstance(critic, Swapped):
+        return {"type": "swapped", "inner": describe_critic(critic.critic)}
+    if isinstance(critic, Ensemble):
+        return {"type": "ensemble", "members": [describe_critic(m) for m in critic.members]}
+    if type(critic) in (SeparableCritic, ConcatCritic, BilinearCritic):
+        return {"type": "network"}
+    return {"type": "custom"}
+
+
+def build_critic_from(spec: dict[str, Any], config: EstimatorConfig, dims: tuple[int, int]) -> nn.Module:
+    """An unfitted critic of the layout :func:`describe_critic` wrote, ready for ``load_state_dict``."""
+    kind = spec.get("type")
+    if kind in ("gaussian", "quadratic"):
+        return make_critic(kind, *spec["dims"])
+    if kind == "density_ratio":
+        q = MixtureDensityNetwork(
+            spec["context_dim"], spec["features"], spec["components"], tuple(spec["hidden"]), activation=spec["activation"]
+        )
+        reference = torch.zeros(spec["reference_rows"], spec["context_dim"])
+        return DensityRatioCritic(q, reference, side=spec["side"], floor=spec["floor"])
+    if kind == "classifier":
+        return ClassifierCritic(spec["x_dim"], spec["n_classes"], tuple(spec["hidden"]), activation=spec["activation"])
+    if kind == "contingency":
+        return ContingencyCritic(*spec["shape"])
+    if kind == "one_hot":
+        return FromOneHot(build_critic_from(spec["inner"], config, dims), (bool(spec["coded"][0]), bool(spec["coded"][1])))
+    if kind == "swapped":
+        return Swapped(build_critic_from(spec["inner"], config, dims))
+    if kind == "ensemble":
+        return Ensemble([build_critic_from(m, config, dims) for m in spec["members"]])
+    if kind == "network":
+        return build_critic(config, *dims)
+    raise NeuralMIError(f"cannot rebuild a critic described as {spec!r}")
+
+
+def _rebuild_critic(config: EstimatorConfig, spec: dict[str, Any], x_shape: Sequence[int], y_shape: Sequence[int]) -> nn.Module:
+    """The critic :func:`load` fills with the saved weights."""
     dims = int(np.prod(x_shape)), int(np.prod(y_shape))
-    return make_critic(kind, *dims) if kind in FITTED_CRITICS else build_critic(config, *dims)
+    return build_critic_from(spec, config, dims)
 
 
 def _layout(module: nn.Module) -> dict[str, tuple[int, ...]]:
@@ -40,8 +131,9 @@ def save(result: MIResult, directory: str | Path, *, force: bool = False) -> Pat
     """Save a result's critic weights, config, standardisation and summary to ``directory``."""
     if result.standardizers is None:
         raise NeuralMIError("this MIResult carries no standardisation; save the result estimate_mi returned")
-    rebuilt = _rebuild_critic(result.config, result.critic_kind, result.x_shape, result.y_shape)
-    if type(rebuilt) is not type(result.critic) or _layout(rebuilt) != _layout(result.critic):
+    spec = describe_critic(result.critic)
+    rebuilt = None if spec["type"] == "custom" else _rebuild_critic(result.config, spec, result.x_shape, result.y_shape)
+    if rebuilt is None or type(rebuilt) is not type(result.critic) or _layout(rebuilt) != _layout(result.critic):
         raise NeuralMIError(
             f"the critic is a {type(result.critic).__name__} module of your own, which neuralmi.load cannot rebuild; "
             "keep its weights with torch.save(result.critic.state_dict(), path) and rebuild the module yourself"
@@ -50,7 +142,12 @@ def save(result: MIResult, directory: str | Path, *, force: bool = False) -> Pat
     if d.exists() and not force:
         raise FileExistsError(f"{d} already exists; choose another directory or pass force=True (--force)")
     d.mkdir(parents=True, exist_ok=True)
-    meta = {"format_version": FORMAT_VERSION, "x_shape": list(result.x_shape), "y_shape": list(result.y_shape)}
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "x_shape": list(result.x_shape),
+        "y_shape": list(result.y_shape),
+        "critic_spec": spec,
+    }
     summary = {**result.to_dict(), **meta}
     x_prep, y_prep = result.standardizers
     arrays: dict[str, Any] = {
@@ -69,8 +166,8 @@ class SavedEstimator:
 
     critic: nn.Module
     summary: dict[str, Any]
-    x_prep: Preprocessor
-    y_prep: Preprocessor
+    x_prep: Scaler
+    y_prep: Scaler
 
     def __repr__(self) -> str:
         """One line: the critic, the shapes it reads and the estimate it was saved with (not the curve and config)."""
@@ -82,13 +179,21 @@ class SavedEstimator:
 
     def estimate(self, x: Any, y: Any, report: str | None = None) -> tuple[float, float]:
         """(MI in nats, standard error) of the saved critic on new paired samples."""
-        xs, ys = as_samples(x, "x"), as_samples(y, "y")
-        check_pair(xs, ys, 4)
-        for name, arr, shape in (("x", xs, self.summary["x_shape"]), ("y", ys, self.summary["y_shape"])):
+        encoded = []
+        for name, data, prep, shape in (
+            ("x", x, self.x_prep, self.summary["x_shape"]),
+            ("y", y, self.y_prep, self.summary["y_shape"]),
+        ):
+            if isinstance(prep, Categorical):
+                encoded.append(prep(data))
+                continue
+            arr = as_samples(data, name)
             if list(arr.shape[1:]) != list(shape):
                 raise NeuralMIError(f"{name} samples have shape {arr.shape[1:]}, the saved critic was trained on {tuple(shape)}")
+            encoded.append(prep(arr))
+        check_pair(encoded[0], encoded[1], 4)
         device = next(itertools.chain(self.critic.parameters(), self.critic.buffers())).device
-        tx, ty = torch.from_numpy(self.x_prep(xs)).to(device), torch.from_numpy(self.y_prep(ys)).to(device)
+        tx, ty = (torch.from_numpy(a).to(device) for a in encoded)
         held = score_blocks(self.critic, tx, ty, int(self.summary["config"]["eval_batch_size"]))
         return summarise(held, report or self.summary["report"])
 
@@ -106,12 +211,16 @@ def load(directory: str | Path) -> SavedEstimator:
         )
     cfg_fields: dict[str, Any] = {k: (tuple(v) if isinstance(v, list) else v) for k, v in summary["config"].items()}
     cfg = EstimatorConfig(**cfg_fields)
-    critic = _rebuild_critic(cfg, summary.get("critic_kind", ""), summary["x_shape"], summary["y_shape"])
+    kind = summary.get("critic_kind", "")
+    spec = summary.get("critic_spec") or ({"type": kind, "dims": []} if kind in FITTED_CRITICS else {"type": "network"})
+    if spec.get("type") in FITTED_CRITICS and not spec.get("dims"):
+        spec["dims"] = [int(np.prod(summary["x_shape"])), int(np.prod(summary["y_shape"]))]
+    critic = _rebuild_critic(cfg, spec, summary["x_shape"], summary["y_shape"])
     critic.load_state_dict(torch.load(d / "critic.pt", weights_only=True, map_location="cpu"))
     critic.eval()
-    prep = PREPROCESSORS[cfg.preprocess]
     with np.load(d / "standardizers.npz", allow_pickle=False) as s:
         arrays = {k: s[k] for k in s.files}
-    x_prep = prep.from_arrays({k[2:]: v for k, v in arrays.items() if k.startswith("x_")})
-    y_prep = prep.from_arrays({k[2:]: v for k, v in arrays.items() if k.startswith("y_")})
+    preps = [Categorical if discrete else PREPROCESSORS[cfg.preprocess] for discrete in (cfg.discrete_x, cfg.discrete_y)]
+    x_prep = preps[0].from_arrays({k[2:]: v for k, v in arrays.items() if k.startswith("x_")})
+    y_prep = preps[1].from_arrays({k[2:]: v for k, v in arrays.items() if k.startswith("y_")})
     return SavedEstimator(critic, summary, x_prep, y_prep)

@@ -8,9 +8,9 @@ import math
 import numpy as np
 import pytest
 
-from neuralmi.benchmark import FAMILIES, CorrelatedGaussian, get_task, runner
+from neuralmi.benchmark import FAMILIES, CorrelatedGaussian, get_task
 from neuralmi.benchmark.peers import PEERS, ksg, peers_python, torch_mist
-from neuralmi.benchmark.runner import Record, _discrete_options, format_table, run, summarise
+from neuralmi.benchmark.runner import Record, format_table, run, summarise
 from neuralmi.estimate import EstimatorConfig
 
 
@@ -80,19 +80,14 @@ def test_run_rejects_tasks_with_a_family_and_unknown_families() -> None:
         run(family="nope")
 
 
-def test_labelled_sides_are_declared_once_the_estimator_takes_them(monkeypatch: pytest.MonkeyPatch) -> None:
-    has_field = "discrete_y" in {f.name for f in dataclasses.fields(EstimatorConfig)}
-    assert _discrete_options("y") == ({"discrete_y": True} if has_field else {})  # never an option estimate_mi would reject
+def test_labelled_tasks_declare_their_sides_to_the_estimator() -> None:
+    from neuralmi.benchmark import get_task
 
-    @dataclasses.dataclass(frozen=True)
-    class WithLabels:
-        discrete_x: bool = False
-        discrete_y: bool = False
-
-    monkeypatch.setattr(runner, "EstimatorConfig", WithLabels)
-    assert _discrete_options("y") == {"discrete_y": True}
-    assert _discrete_options("xy") == {"discrete_x": True, "discrete_y": True}
-    assert _discrete_options("") == {}
+    assert get_task("class_labels_5f_10c").options == {"discrete_y": True}
+    assert get_task("discrete_continuous").options == {"discrete_x": True}
+    assert get_task("gaussian_5d_1nat").options == {}
+    fields = {f.name for f in dataclasses.fields(EstimatorConfig)}
+    assert all(set(get_task(name).options) <= fields for name in FAMILIES["nongaussian"])  # options estimate_mi takes
 
 
 def test_ksg_runs_on_every_new_task() -> None:
