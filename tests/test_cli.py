@@ -36,9 +36,13 @@ def test_gaussian_critic_flags(pair: tuple[Path, Path], capsys: pytest.CaptureFi
     assert main(["estimate", str(pair[0]), str(pair[1]), "--json", "--critic", "gaussian", "--quiet"]) == 0
     alone = json.loads(capsys.readouterr().out)
     assert alone["critic_kind"] == "gaussian" and alone["steps"] == 0
-    assert main(["estimate", str(pair[0]), str(pair[1]), "--json", "--no-gaussian-critic", *FAST]) == 0
+    flags = ["--no-gaussian-critic", "--no-density-ratio", "--no-ensemble"]
+    assert main(["estimate", str(pair[0]), str(pair[1]), "--json", *flags, *FAST]) == 0
     off = json.loads(capsys.readouterr().out)
     assert off["critic_kind"] == "separable" and off["selection"] == {} and off["config"]["gaussian_critic"] is False
+    assert (
+        off["config"]["density_ratio"] is False and off["config"]["ensemble"] is False and set(off["candidates"]) == {"separable"}
+    )
     assert (
         main(["estimate", str(pair[0]), str(pair[1]), "--json", "--critic", "quadratic", "--quadratic-steps", "100", "--quiet"])
         == 0

@@ -109,7 +109,7 @@ def test_data_on_another_device_than_requested_is_moved() -> None:
 
 @settings(max_examples=25, deadline=None)
 @given(
-    shape=st.tuples(st.integers(12, 40), st.integers(1, 3)),
+    shape=st.tuples(st.integers(40, 80), st.integers(1, 3)),  # 40 rows give the 4 validation rows the estimator needs
     dtype=st.sampled_from([np.float16, np.float32, np.float64, np.int32, np.bool_]),
     seed=st.integers(0, 2**16),
 )
@@ -147,8 +147,9 @@ def test_diverging_training_is_detected_and_flagged() -> None:
     rng = np.random.default_rng(0)
     x = rng.normal(size=(300, 2))
     with pytest.warns(MIWarning, match="diverged"):
-        r = estimate_mi(x, x + 0.01 * rng.normal(size=(300, 2)), bound="nwj", lr=1e6, max_steps=200, progress=False)
-    assert r.diverged and math.isfinite(r.nats)
+        y = x + 0.01 * rng.normal(size=(300, 2))
+        r = estimate_mi(x, y, bound="nwj", lr=1e6, max_steps=200, progress=False, gaussian_critic=False, density_ratio=False)
+    assert r.diverged and math.isfinite(r.nats)  # the network is the only candidate here
 
 
 def test_normal_scores_are_monotone_gaussian_and_handle_ties_and_range() -> None:

@@ -15,6 +15,9 @@ from neuralmi.benchmark import BinaryChannel
 
 from .conftest import correlated_gaussian
 
+GAUSSIAN_FAMILY = {"density_ratio": False, "ensemble": False}
+"""Options that leave the network, the Gaussian fit and its quadratic refinement as the only candidates."""
+
 
 def quiet(x: object, y: object, **kw: object) -> MIResult:
     with warnings.catch_warnings():
@@ -269,7 +272,7 @@ def test_reported_stderr_matches_the_spread_over_fresh_test_sets(mi: float) -> N
 
 def test_gaussian_critic_is_kept_when_it_wins_on_validation() -> None:
     x, y = correlated_gaussian(3000, 3, 1.5, seed=31)
-    result = quiet(x, y, max_steps=200)
+    result = quiet(x, y, max_steps=200, **GAUSSIAN_FAMILY)
     assert result.critic_kind == "gaussian" and set(result.selection) == {"separable", "gaussian"}
     assert result.selection["gaussian"] > result.selection["separable"]
     assert "critic=gaussian" in str(result) and result.to_dict()["critic_kind"] == "gaussian"
@@ -284,7 +287,7 @@ def test_trained_critic_is_kept_where_no_quadratic_can_follow(monkeypatch: pytes
     rng = np.random.default_rng(32)
     x = rng.choice([-1.0, 1.0], size=3000)
     y = x + 0.5 * rng.normal(size=3000)  # binary input: the log ratio has a log-cosh term in y
-    result = quiet(x, y, max_steps=600)
+    result = quiet(x, y, max_steps=600, **GAUSSIAN_FAMILY)
     assert refined == [1]  # the fit detects dependence, so it was refined, and still lost
     assert result.critic_kind == "separable" and result.selection["separable"] > result.selection["gaussian"]
     assert result.selection["separable"] > result.selection.get("quadratic", -math.inf)
@@ -294,12 +297,12 @@ def test_quadratic_refinement_is_kept_where_the_gaussian_fit_falls_short() -> No
     rng = np.random.default_rng(32)
     x = rng.choice([-1.0, 1.0], size=(3000, 3))
     y = x + rng.choice([-1.0, 1.0], size=(3000, 3))  # the ±1 channel: its log ratio is quadratic, not Gaussian
-    result = quiet(x, y, max_steps=600)
+    result = quiet(x, y, max_steps=600, **GAUSSIAN_FAMILY)
     assert result.critic_kind == "quadratic" and set(result.selection) == {"separable", "gaussian", "quadratic"}
     assert result.selection["quadratic"] > max(result.selection["gaussian"], result.selection["separable"])
     assert "critic=quadratic" in str(result)
     assert_covers(result, 1.5 * math.log(2))
-    closed_form = quiet(x, y, max_steps=600, quadratic_steps=0)
+    closed_form = quiet(x, y, max_steps=600, quadratic_steps=0, **GAUSSIAN_FAMILY)
     assert "quadratic" not in closed_form.selection and closed_form.critic_kind != "quadratic"
 
 
@@ -312,13 +315,13 @@ def test_gaussian_candidate_must_beat_the_untrained_critic(monkeypatch: pytest.M
     monkeypatch.setattr(neuralmi.estimate, "fit_quadratic", refine)
     rng = np.random.default_rng(33)
     x, y = rng.normal(size=(2000, 5)), rng.normal(size=(2000, 5))  # independent
-    result = quiet(x, y, max_steps=200)
+    result = quiet(x, y, max_steps=200, **GAUSSIAN_FAMILY)
     assert not result.detected and result.nats == 0.0 and set(result.selection) == {"separable", "gaussian"}
 
 
 def test_gaussian_candidate_can_be_turned_off_or_asked_for_alone() -> None:
     x, y = correlated_gaussian(3000, 3, 1.5, seed=31)
-    off = quiet(x, y, max_steps=200, gaussian_critic=False)
+    off = quiet(x, y, max_steps=200, gaussian_critic=False, density_ratio=False)
     assert off.critic_kind == "separable" and off.selection == {}
     alone = quiet(x, y, critic="gaussian")
     assert alone.critic_kind == "gaussian" and alone.steps == 0 and alone.selection == {}
@@ -387,7 +390,7 @@ def test_a_saved_gaussian_critic_loads_back(tmp_path: object) -> None:
     import neuralmi
 
     x, y = correlated_gaussian(3000, 3, 1.5, seed=31)
-    result = quiet(x, y, max_steps=200)
+    result = quiet(x, y, max_steps=200, **GAUSSIAN_FAMILY)
     assert result.critic_kind == "gaussian"
     saved = neuralmi.load(neuralmi.save(result, f"{tmp_path}/est"))
     fx, fy = correlated_gaussian(2000, 3, 1.5, seed=34)

@@ -49,6 +49,16 @@ def _parser() -> argparse.ArgumentParser:
         help="do not try the closed-form Gaussian critic beside the trained one",
     )
     est.add_argument(
+        "--no-density-ratio",
+        dest="density_ratio",
+        action="store_false",
+        default=None,
+        help="do not try the density-ratio critic (a mixture density network fitted by maximum likelihood)",
+    )
+    est.add_argument(
+        "--no-ensemble", dest="ensemble", action="store_false", default=None, help="do not try averaging the two best critics"
+    )
+    est.add_argument(
         "--quadratic-steps",
         type=int,
         help="steps refining the Gaussian candidate as a trained quadratic critic (default 500; 0: closed form only)",
@@ -168,6 +178,8 @@ def _estimate(args: argparse.Namespace) -> int:
             "lr",
             "lr_schedule",
             "gaussian_critic",
+            "density_ratio",
+            "ensemble",
             "quadratic_steps",
             "test_fraction",
             "preprocess",
