@@ -32,13 +32,13 @@ def _perturbed(q: MixtureDensityNetwork, scale: float, seed: int) -> MixtureDens
     return q
 
 
-def _critic(dims: tuple[int, int], seed: int = 0) -> DensityRatioCritic:
+def _critic(dims: tuple[int, int], seed: int = 0, scales: str = "free") -> DensityRatioCritic:
     """An unfitted but non-trivial critic modelling the smaller side, as fit_density_ratio would."""
     x, y = _gaussian_pairs(300, dims, 0.6, seed)
     side = "y|x" if dims[1] <= dims[0] else "x|y"
     u, v = (x, y) if side == "y|x" else (y, x)
     torch.manual_seed(seed)
-    q = MixtureDensityNetwork(u.shape[1], v.shape[1], components=3, hidden=(8,))
+    q = MixtureDensityNetwork(u.shape[1], v.shape[1], components=3, hidden=(8,), scales=scales)  # type: ignore[arg-type]
     q.fit_whitening_(u, v)
     return DensityRatioCritic(_perturbed(q, 0.5, seed), u[:40], side=side)  # type: ignore[arg-type]
 
@@ -47,9 +47,10 @@ def test_exports() -> None:
     assert set(dr.__all__) == {"DENSITY_RATIO_MAX_FEATURES", "DensityRatioCritic", "MixtureDensityNetwork", "fit_density_ratio"}
 
 
+@pytest.mark.parametrize("scales", ["free", "tied"])
 @pytest.mark.parametrize("dims", [(1, 1), (3, 2), (2, 3)], ids=["1+1", "3+2_y_given_x", "2+3_x_given_y"])
-def test_all_pairs_match_a_naive_loop_and_pairs(dims: tuple[int, int]) -> None:
-    critic = _critic(dims)
+def test_all_pairs_match_a_naive_loop_and_pairs(dims: tuple[int, int], scales: str) -> None:
+    critic = _critic(dims, scales=scales)
     x, y = _gaussian_pairs(7, dims, 0.6, seed=1)
     with torch.no_grad():
         scores = critic(x, y[:5])
@@ -72,13 +73,14 @@ def test_gradients_flow_and_match_the_no_grad_scores() -> None:
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in critic.parameters())
 
 
-def test_conditional_normalises_in_one_dimension() -> None:
+@pytest.mark.parametrize("scales", ["free", "tied"])
+def test_conditional_normalises_in_one_dimension(scales: str) -> None:
     torch.manual_seed(0)
-    q = MixtureDensityNetwork(1, 1, components=4, hidden=(8,))
+    q = MixtureDensityNetwork(1, 1, components=4, hidden=(8,), scales=scales)  # type: ignore[arg-type]
     u, v = _gaussian_pairs(200, (1, 1), 0.8, seed=3)
     q.fit_whitening_(u, 3.0 * v + 1.0)  # a whitening that is not the identity: the Jacobian term must count
     _perturbed(q, 0.5, seed=3)
-    grid = torch.linspace(-40.0, 40.0, 40001)[:, None]
+    grid = torch.linspace(-200.0, 200.0, 80001)[:, None]  # wide enough for components of scale ~10
     with torch.no_grad():
         density = q(torch.tensor([[-1.5], [0.0], [2.0]]), grid).exp()
     mass = torch.trapezoid(density, grid[:, 0], dim=1)
@@ -167,6 +169,13 @@ def test_fit_rejects_bad_inputs(change: dict, match: str) -> None:
         fit_density_ratio(**kwargs)
 
 
+def test_scales_are_tied_above_four_modelled_features_by_default() -> None:
+    assert not MixtureDensityNetwork(3, dr.FREE_SCALES_MAX_FEATURES).tied
+    assert MixtureDensityNetwork(3, dr.FREE_SCALES_MAX_FEATURES + 1).tied
+    assert not MixtureDensityNetwork(3, 8, scales="free").tied
+    assert MixtureDensityNetwork(3, 1, scales="tied").tied
+
+
 def test_critic_rejects_bad_arguments() -> None:
     q = MixtureDensityNetwork(2, 1)
     with pytest.raises(ValueError, match="side"):
@@ -175,6 +184,8 @@ def test_critic_rejects_bad_arguments() -> None:
         DensityRatioCritic(q, torch.zeros(5, 3))
     with pytest.raises(ValueError, match="components must be a positive int"):
         MixtureDensityNetwork(2, 1, components=0)
+    with pytest.raises(ValueError, match="scales must be"):
+        MixtureDensityNetwork(2, 1, scales="shared")  # type: ignore[arg-type]
     critic = DensityRatioCritic(q, torch.zeros(5, 2))
     with pytest.raises(ValueError, match="expects y with 1 features"):
         critic(torch.zeros(3, 2), torch.zeros(3, 2))

@@ -36,7 +36,13 @@ LOG_SCALE_BOUND = 5.0
 MAX_REFERENCE = 8192
 """At most this many training rows form the aggregate marginal (a seeded subsample beyond it)."""
 
+FREE_SCALES_MAX_FEATURES = 4
+"""With ``scales="auto"``, each component has its own scale per dimension up to this many modelled features;
+beyond, a scale per component times a scale per dimension (fewer outputs: per-dimension scales of 8
+components over-fitted 8 dimensions, and tying them lost accuracy in 2)."""
+
 Side = Literal["y|x", "x|y"]
+Scales = Literal["auto", "free", "tied"]
 LOG_2PI = math.log(2.0 * math.pi)
 
 
@@ -53,7 +59,8 @@ def _log_mixture(features: Tensor, coefficients: Tensor, components: int, max_el
             out.append(torch.logsumexp(s, -1))
             continue
         top = s.amax(-1, keepdim=True)
-        out.append(s.sub_(top).exp_().sum(-1).log_().add_(top.squeeze(-1)))
+        # terms below e^-80 of the largest cannot matter; clamping them keeps exp out of the slow subnormal range
+        out.append(s.sub_(top).clamp_(min=-80.0).exp_().sum(-1).log_().add_(top.squeeze(-1)))
     return torch.cat(out)
 
 
@@ -63,7 +70,9 @@ class MixtureDensityNetwork(nn.Module):
     .. math:: q(v \mid u) = |\det W| \sum_k \pi_k(u)\, \mathcal N(w;\ A u + a + \mu_k(u),\ \mathrm{diag}\,\sigma_k(u)^2),
               \quad w = (v - m) W
 
-    An MLP of u gives the logits, offsets :math:`\mu_k` and log-scales; :meth:`fit_whitening_` sets m,
+    An MLP of u gives the logits, offsets :math:`\mu_k` and log-scales (each component's own per
+    dimension, or with ``scales="tied"`` a size per component times a shape per dimension, which has
+    fewer outputs; ``"auto"`` ties them above :data:`FREE_SCALES_MAX_FEATURES`); :meth:`fit_whitening_` sets m,
     W, A and a by least squares, so that (up to small random offsets that tell components apart) the
     untrained network is the linear-Gaussian conditional, whose density ratio is the closed-form
     Gaussian critic's. ``forward(u, v)[i, j] = log q(v_j | u_i)`` (N, M); ``pairs(u, v)[i] = log q(v_i | u_i)``.
@@ -82,15 +91,20 @@ class MixtureDensityNetwork(nn.Module):
         context_dim: int,
         features: int,
         components: int = 8,
-        hidden: Sequence[int] = (64, 64),
+        hidden: Sequence[int] = (64, 64, 64),
         activation: Activation = "silu",
+        scales: Scales = "auto",
     ) -> None:
         super().__init__()
         for name, value in (("context_dim", context_dim), ("features", features), ("components", components)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if scales not in ("auto", "free", "tied"):
+            raise ValueError(f"scales must be 'auto', 'free' or 'tied', got {scales!r}")
         self.context_dim, self.features, self.components = context_dim, features, components
-        self.net = mlp(context_dim, hidden, components * (1 + 2 * features), activation)
+        self.tied = scales == "tied" or (scales == "auto" and features > FREE_SCALES_MAX_FEATURES)
+        width = components * (2 + features) + features if self.tied else components * (1 + 2 * features)
+        self.net = mlp(context_dim, hidden, width, activation)
         last = self.net[-1]
         if not isinstance(last, nn.Linear):
             raise TypeError("mlp must end in nn.Linear")
@@ -136,7 +150,12 @@ class MixtureDensityNetwork(nn.Module):
         raw = self.net(eu)
         log_weights = torch.log_softmax(raw[:, :k], -1)
         means = raw[:, k : k * (1 + d)].unflatten(1, (k, d)) + self.linear(eu)[:, None, :]
-        log_scales = LOG_SCALE_BOUND * torch.tanh(raw[:, k * (1 + d) :].unflatten(1, (k, d)) / LOG_SCALE_BOUND)
+        if self.tied:  # one size per component plus one shape per dimension
+            rest = raw[:, k * (1 + d) :]
+            raw_scales = rest[:, :k, None] + rest[:, None, k:]
+        else:
+            raw_scales = raw[:, k * (1 + d) :].unflatten(1, (k, d))
+        log_scales = LOG_SCALE_BOUND * torch.tanh(raw_scales / LOG_SCALE_BOUND)
         return log_weights, means, log_scales
 
     def coefficients(self, u: Tensor) -> Tensor:
@@ -273,7 +292,8 @@ def fit_density_ratio(
     lr: float = 3e-3,
     device: str | torch.device | None = None,
     components: int = 8,
-    hidden: Sequence[int] = (64, 64),
+    hidden: Sequence[int] = (64, 64, 64),
+    scales: Scales = "auto",
     eval_every: int = 100,
     patience: int = 5,
     floor: float = 1e-3,
@@ -297,6 +317,8 @@ def fit_density_ratio(
         device: where to fit (default: the training tensors' device).
         components: mixture components K.
         hidden: the MLP's hidden widths.
+        scales: per-component scales of each dimension (``"free"``), or a scale per component times
+            one per dimension (``"tied"``); ``"auto"``: free up to 4 modelled features.
         eval_every: steps between validation checks.
         patience: checks without improvement before stopping.
         floor: weight eps of the marginal mixed into the conditional (T >= log eps).
@@ -328,7 +350,7 @@ def fit_density_ratio(
     u, v, u_val, v_val = (t.to(dev, torch.float32) for t in (u, v, u_val, v_val))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        q = MixtureDensityNetwork(u.shape[1], v.shape[1], components, hidden).to(dev)
+        q = MixtureDensityNetwork(u.shape[1], v.shape[1], components, hidden, scales=scales).to(dev)
     q.fit_whitening_(u, v)
     generator = torch.Generator().manual_seed(seed)
     steps, kept, best = _train(q, (u, v), (u_val, v_val), generator, max_steps, batch_size, lr, eval_every, patience)
