@@ -24,6 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from neuralmi.critics import Activation, mlp
+from neuralmi.errors import NeuralMIError
 
 __all__ = ["DENSITY_RATIO_MAX_FEATURES", "DensityRatioCritic", "MixtureDensityNetwork", "fit_density_ratio"]
 
@@ -98,9 +99,9 @@ class MixtureDensityNetwork(nn.Module):
         super().__init__()
         for name, value in (("context_dim", context_dim), ("features", features), ("components", components)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+                raise NeuralMIError(f"{name} must be a positive int, got {value!r}")
         if scales not in ("auto", "free", "tied"):
-            raise ValueError(f"scales must be 'auto', 'free' or 'tied', got {scales!r}")
+            raise NeuralMIError(f"scales must be 'auto', 'free' or 'tied', got {scales!r}")
         self.context_dim, self.features, self.components = context_dim, features, components
         self.tied = scales == "tied" or (scales == "auto" and features > FREE_SCALES_MAX_FEATURES)
         width = components * (2 + features) + features if self.tied else components * (1 + 2 * features)
@@ -188,7 +189,7 @@ class MixtureDensityNetwork(nn.Module):
 
 def _check_floor(floor: float) -> None:
     if not 0.0 < floor < 1.0:
-        raise ValueError(f"floor (the weight of the marginal mixed into the conditional) must lie in (0, 1), got {floor!r}")
+        raise NeuralMIError(f"floor (the weight of the marginal mixed into the conditional) must lie in (0, 1), got {floor!r}")
 
 
 class DensityRatioCritic(nn.Module):
@@ -215,11 +216,11 @@ class DensityRatioCritic(nn.Module):
     def __init__(self, conditional: MixtureDensityNetwork, reference: Tensor, *, side: Side = "y|x", floor: float = 1e-3) -> None:
         super().__init__()
         if side not in ("y|x", "x|y"):
-            raise ValueError(f"side must be 'y|x' or 'x|y', got {side!r}")
+            raise NeuralMIError(f"side must be 'y|x' or 'x|y', got {side!r}")
         _check_floor(floor)
         flat = reference.reshape(len(reference), -1)
         if len(flat) < 1 or flat.shape[1] != conditional.context_dim:
-            raise ValueError(
+            raise NeuralMIError(
                 f"reference must hold at least one row of {conditional.context_dim} features, got shape {tuple(reference.shape)}"
             )
         self.conditional, self.side, self.floor = conditional, side, floor
@@ -234,7 +235,9 @@ class DensityRatioCritic(nn.Module):
         ex, ey = x.reshape(len(x), -1), y.reshape(len(y), -1)
         for name, e, dim in (("x", ex, self.x_dim), ("y", ey, self.y_dim)):
             if e.shape[1] != dim:
-                raise ValueError(f"DensityRatioCritic expects {name} with {dim} features per sample, got shape {tuple(e.shape)}")
+                raise NeuralMIError(
+                    f"DensityRatioCritic expects {name} with {dim} features per sample, got shape {tuple(e.shape)}"
+                )
         return (ex, ey) if self.side == "y|x" else (ey, ex)
 
     def log_marginal(self, v: Tensor) -> Tensor:
@@ -262,17 +265,17 @@ class DensityRatioCritic(nn.Module):
 def _check_split(name: str, split: object) -> tuple[Tensor, Tensor]:
     """The (x, y) pair of a split, checked: two float tensors with equal, non-zero row counts and finite values."""
     if not (isinstance(split, (tuple, list)) and len(split) == 2 and all(isinstance(t, Tensor) for t in split)):
-        raise ValueError(f"{name} must be a pair (x, y) of tensors, got {type(split).__name__}")
+        raise NeuralMIError(f"{name} must be a pair (x, y) of tensors, got {type(split).__name__}")
     x, y = split
     if x.dim() < 1 or y.dim() < 1 or len(x) != len(y) or len(x) < 2:
-        raise ValueError(
+        raise NeuralMIError(
             f"{name} x and y must hold the same number (>= 2) of paired rows, got shapes {tuple(x.shape)} and {tuple(y.shape)}"
         )
     for side, t in (("x", x), ("y", y)):
         if not t.is_floating_point():
-            raise ValueError(f"{name} {side} must be a floating-point tensor, got {t.dtype}")
+            raise NeuralMIError(f"{name} {side} must be a floating-point tensor, got {t.dtype}")
         if not bool(torch.isfinite(t).all()):
-            raise ValueError(f"{name} {side} has NaN or inf values")
+            raise NeuralMIError(f"{name} {side} has NaN or inf values")
     return x.reshape(len(x), -1), y.reshape(len(y), -1)
 
 
@@ -331,19 +334,19 @@ def fit_density_ratio(
     """
     (xt, yt), (xv, yv) = _check_split("train", train), _check_split("val", val)
     if xt.shape[1] != xv.shape[1] or yt.shape[1] != yv.shape[1]:
-        raise ValueError(
+        raise NeuralMIError(
             f"train and val must have the same features: x {xt.shape[1]} vs {xv.shape[1]}, y {yt.shape[1]} vs {yv.shape[1]}"
         )
     for name, value in (("max_steps", max_steps), ("batch_size", batch_size), ("eval_every", eval_every), ("patience", patience)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
+            raise NeuralMIError(f"{name} must be a positive int, got {value!r}")
     if not (lr > 0 and math.isfinite(lr)):
-        raise ValueError(f"lr must be a positive finite number, got {lr!r}")
+        raise NeuralMIError(f"lr must be a positive finite number, got {lr!r}")
     _check_floor(floor)
     side: Side = "y|x" if yt.shape[1] <= xt.shape[1] else "x|y"
     u, v, u_val, v_val = (xt, yt, xv, yv) if side == "y|x" else (yt, xt, yv, xv)
     if len(u) <= u.shape[1] + v.shape[1] + 1:
-        raise ValueError(
+        raise NeuralMIError(
             f"too few training rows ({len(u)}) for {u.shape[1] + v.shape[1]} features: the whitening is a regression"
         )
     dev = torch.device(device) if device is not None else u.device

@@ -64,6 +64,7 @@ def describe_critic(critic: nn.Module) -> dict[str, Any]:
             "components": q.components,
             "hidden": hidden,
             "activation": activation,
+            "scales": "tied" if q.tied else "free",
             "side": critic.side,
             "floor": critic.floor,
             "reference_rows": len(critic.reference),
@@ -97,7 +98,12 @@ def build_critic_from(spec: dict[str, Any], config: EstimatorConfig, dims: tuple
         return make_critic(kind, *spec["dims"])
     if kind == "density_ratio":
         q = MixtureDensityNetwork(
-            spec["context_dim"], spec["features"], spec["components"], tuple(spec["hidden"]), activation=spec["activation"]
+            spec["context_dim"],
+            spec["features"],
+            spec["components"],
+            tuple(spec["hidden"]),
+            activation=spec["activation"],
+            scales=spec.get("scales", "free"),
         )
         reference = torch.zeros(spec["reference_rows"], spec["context_dim"])
         return DensityRatioCritic(q, reference, side=spec["side"], floor=spec["floor"])
