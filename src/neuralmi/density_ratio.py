@@ -32,8 +32,8 @@ DENSITY_RATIO_MAX_FEATURES = 20
 
 Its cost grows with the modelled side (2d+1 features per pair, K(1+2d) outputs), hardly with the
 conditioning side. On one thread, n_train = 6,000, a full 2,000-step fit plus scoring 4,000 held-out
-rows measured 0.52x (2+2), 0.75x (8+8), 0.83x (20+20) and 1.3x (50+50) of the default ``estimate_mi``
-run on the same machine; on a 20+20 Gaussian it kept its linear-Gaussian start, adding nothing to
+rows measured 0.5-0.7x (2+2), 0.7x (8+8), 0.8-0.95x (20+20) and 1.3-1.4x (50+50) of the default
+``estimate_mi`` run on the same machine (``benchmarks/density_ratio_probe.py --costs``); on a 20+20 Gaussian it kept its linear-Gaussian start, adding nothing to
 the closed-form Gaussian candidate."""
 
 LOG_SCALE_BOUND = 5.0
