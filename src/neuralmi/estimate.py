@@ -334,6 +334,11 @@ def _gaussian_fits(data: Prepared) -> bool:
     return total <= GAUSSIAN_MAX_FEATURES and len(data.train[0]) > 2 * total
 
 
+def _density_ratio_fits(data: Prepared) -> bool:
+    """The density-ratio critic is a candidate: its modelled (smaller) side has at most 20 features, both at most 1,024."""
+    return min(data.dims) <= DENSITY_RATIO_MAX_FEATURES and sum(data.dims) <= GAUSSIAN_MAX_FEATURES
+
+
 def _fitted_alone(data: Prepared, cfg: EstimatorConfig) -> list[Candidate]:
     """critic='gaussian' or 'quadratic': the closed form, or its trained refinement, alone."""
     try:
@@ -375,7 +380,7 @@ def fit(data: Prepared, cfg: EstimatorConfig, critic: nn.Module | None = None) -
             quadratic = fit_quadratic(gaussian.critic, data.train, data.val, cfg)
             if quadratic.kept_step > 0:  # otherwise it is the Gaussian fit again
                 candidates.append(quadratic)
-    if cfg.density_ratio and not any(data.discrete) and sum(data.dims) <= DENSITY_RATIO_MAX_FEATURES:
+    if cfg.density_ratio and not any(data.discrete) and _density_ratio_fits(data):
         candidates.append(fit_density_ratio_candidate(data.train, data.val, cfg))
     if cfg.ensemble:
         ensemble = fit_ensemble(candidates, data.val, cfg)
