@@ -16,6 +16,8 @@ from torch import Tensor, nn
 from neuralmi._evaluate import score_blocks, summarise
 from neuralmi.bounds import get_bound
 from neuralmi.checkpoint import check_matches, fingerprint, load_checkpoint, save_checkpoint
+from neuralmi.config import EstimatorConfig
+from neuralmi.errors import NeuralMIError
 
 __all__ = ["Trainer", "make_optimizer"]
 
@@ -74,7 +76,7 @@ class Trainer:
     def __init__(
         self,
         critic: nn.Module,
-        config: Any,
+        config: EstimatorConfig,
         train: tuple[Tensor, Tensor],
         val: tuple[Tensor, Tensor],
         first_margin: float = 2.0,
@@ -143,11 +145,14 @@ class Trainer:
 
     def _save(self) -> None:
         """Write everything needed to continue this run bit for bit to the configured checkpoint file."""
+        path = self.config.checkpoint
+        if path is None:
+            raise NeuralMIError("no checkpoint file is configured")
         payload = {key: getattr(self, key) for key in STATE}
         payload.update(config=self._config_dict(), identity=self.identity, critic=self.critic.state_dict())
         payload.update(averaged=self.averaged.state_dict() if self.averaged is not self.critic else None)
         payload.update(optimizer=self.optimizer.state_dict(), generator=self.generator.get_state())
-        save_checkpoint(self.config.checkpoint, payload)
+        save_checkpoint(path, payload)
 
     def _resume(self) -> bool:
         """Restore the state of the configured checkpoint file if it exists; return whether it did."""
