@@ -99,8 +99,8 @@ def test_task_sampling_contract(name: str) -> None:
     task = TASKS[name]
     x, y = task.sample(seed=0, n=7)
     for side, a in (("x", x), ("y", y)):
-        if side in task.discrete:  # class labels: one int64 label per row
-            assert a.dtype == np.int64 and a.shape == (7,)
+        if side in task.discrete:  # class labels: one integer-valued label per row, shape (n,) or (n, 1)
+            assert a.shape in ((7,), (7, 1)) and np.array_equal(a, np.round(a))
         else:
             assert a.dtype == np.float64 and a.ndim >= 2
     assert x.shape[0] == y.shape[0] == 7
@@ -141,8 +141,9 @@ def test_nongaussian_truths_above_half_log_n() -> None:
     assert above == {"uniform_noise_3x3_eps0.1"}
 
 
-def test_only_the_label_task_is_discrete() -> None:
-    assert {name: task.discrete for name, task in TASKS.items() if task.discrete} == {"class_labels_5f_10c": "y"}
+def test_the_labelled_tasks_declare_their_sides() -> None:
+    labelled = {name: task.discrete for name, task in TASKS.items() if task.discrete}
+    assert labelled == {"class_labels_5f_10c": "y", "discrete_continuous": "x"}
 
 
 def test_get_family() -> None:
