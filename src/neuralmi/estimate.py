@@ -17,7 +17,7 @@ import math
 import os
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,6 +54,7 @@ __all__ = [
     "Prepared",
     "build_critic",
     "default_threads",
+    "encode_pair",
     "estimate_mi",
     "fit",
     "pick_device",
@@ -179,21 +180,7 @@ class MIResult:
         report = report or self.report
         if report not in REPORTABLE:
             raise NeuralMIError(f"report must be one of {REPORTABLE}, got {report!r}")
-        encoded = []
-        for name, data, scaler, shape in (
-            ("x", x, self.standardizers[0], self.x_shape),
-            ("y", y, self.standardizers[1], self.y_shape),
-        ):
-            if isinstance(scaler, Categorical):
-                encoded.append(scaler(data))
-                continue
-            arr = as_samples(data, name)
-            if tuple(arr.shape[1:]) != tuple(shape):
-                raise NeuralMIError(f"{name} samples have shape {arr.shape[1:]}, the critic was fitted on {tuple(shape)}")
-            encoded.append(scaler(arr))
-        check_pair(encoded[0], encoded[1], 4)
-        device = _module_device(self.critic)
-        tx, ty = (torch.from_numpy(a).to(device) for a in encoded)
+        tx, ty = encode_pair(x, y, self.standardizers, (self.x_shape, self.y_shape), _module_device(self.critic))
         start = time.perf_counter()
         nats, stderr = summarise(score_blocks(self.critic, tx, ty, self.config.eval_batch_size), report)
         return dataclasses.replace(
@@ -206,6 +193,23 @@ class MIResult:
             seconds=time.perf_counter() - start,
             warnings=[],
         )
+
+
+def encode_pair(
+    x: Any, y: Any, scalers: tuple[Scaler, Scaler], shapes: tuple[Sequence[int], Sequence[int]], device: torch.device
+) -> tuple[Tensor, Tensor]:
+    """New paired samples through a fitted critic's preprocessing: checked against its sample shapes, as tensors."""
+    encoded = []
+    for name, data, scaler, shape in (("x", x, scalers[0], shapes[0]), ("y", y, scalers[1], shapes[1])):
+        if isinstance(scaler, Categorical):
+            encoded.append(scaler(data))
+            continue
+        arr = as_samples(data, name)
+        if tuple(arr.shape[1:]) != tuple(shape):
+            raise NeuralMIError(f"{name} samples have shape {arr.shape[1:]}, the critic was fitted on {tuple(shape)}")
+        encoded.append(scaler(arr))
+    check_pair(encoded[0], encoded[1], 4)
+    return torch.from_numpy(encoded[0]).to(device), torch.from_numpy(encoded[1]).to(device)
 
 
 def _module_device(module: nn.Module) -> torch.device:

@@ -26,10 +26,10 @@ from neuralmi.critics import (
     SeparableCritic,
     make_critic,
 )
-from neuralmi.data import PREPROCESSORS, as_samples, check_pair
+from neuralmi.data import PREPROCESSORS
 from neuralmi.density_ratio import DensityRatioCritic, MixtureDensityNetwork
 from neuralmi.errors import NeuralMIError
-from neuralmi.estimate import EstimatorConfig, MIResult, Scaler, build_critic
+from neuralmi.estimate import EstimatorConfig, MIResult, Scaler, build_critic, encode_pair
 from neuralmi.labels import Categorical, ClassifierCritic, ContingencyCritic, Swapped
 
 __all__ = ["FORMAT_VERSION", "SavedEstimator", "build_critic_from", "describe_critic", "load", "save"]
@@ -185,21 +185,9 @@ class SavedEstimator:
 
     def estimate(self, x: Any, y: Any, report: str | None = None) -> tuple[float, float]:
         """(MI in nats, standard error) of the saved critic on new paired samples."""
-        encoded = []
-        for name, data, prep, shape in (
-            ("x", x, self.x_prep, self.summary["x_shape"]),
-            ("y", y, self.y_prep, self.summary["y_shape"]),
-        ):
-            if isinstance(prep, Categorical):
-                encoded.append(prep(data))
-                continue
-            arr = as_samples(data, name)
-            if list(arr.shape[1:]) != list(shape):
-                raise NeuralMIError(f"{name} samples have shape {arr.shape[1:]}, the saved critic was trained on {tuple(shape)}")
-            encoded.append(prep(arr))
-        check_pair(encoded[0], encoded[1], 4)
         device = next(itertools.chain(self.critic.parameters(), self.critic.buffers())).device
-        tx, ty = (torch.from_numpy(a).to(device) for a in encoded)
+        shapes = (self.summary["x_shape"], self.summary["y_shape"])
+        tx, ty = encode_pair(x, y, (self.x_prep, self.y_prep), shapes, device)
         held = score_blocks(self.critic, tx, ty, int(self.summary["config"]["eval_batch_size"]))
         return summarise(held, report or self.summary["report"])
 
