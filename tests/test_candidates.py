@@ -86,3 +86,17 @@ def test_one_hot_rows_become_codes_and_unseen_rows_score_zero() -> None:
     assert scores[2].abs().sum() == 0 and scores[:, 2].abs().sum() == 0
     torch.testing.assert_close(scores[:2, :2], table(torch.tensor([0, 1]), torch.tensor([0, 1])))
     torch.testing.assert_close(FromOneHot(table, (True, True)).pairs(onehot, onehot), scores.diagonal())
+
+
+def test_disagreeing_candidates_are_named_in_a_warning() -> None:
+    from neuralmi.estimate import _disagreement
+
+    kept, close, far = (
+        candidate("density_ratio", 1.00, 0.02),
+        candidate("gaussian", 0.97, 0.02),
+        candidate("separable", 0.70, 0.02),
+    )
+    assert _disagreement(kept, [kept, close]) is None  # within the noise and within 10%
+    message = _disagreement(kept, [kept, far])
+    assert message is not None and "density_ratio scores 1.000" in message and "separable 0.700" in message
+    assert _disagreement(kept, [kept, candidate("separable", 0.01, 0.02)]) is None  # a runner-up that detects nothing
