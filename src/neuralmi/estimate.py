@@ -431,7 +431,7 @@ def _warnings(result: MIResult, kept: Candidate, candidates: list[Candidate], n_
     if not result.detected:
         messages.append(
             "no candidate critic beat the untrained one (which scores every pair 0) by 2 standard errors on validation data: "
-            "no dependence detected; the estimate is 0 and the interval reaches the best candidate's held-out value"
+            "no dependence detected; the estimate is 0 and the interval runs from 0 to the highest upper 95% limit of the candidates on the test split"
         )
     if result.still_improving:
         messages.append(
