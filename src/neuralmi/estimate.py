@@ -363,7 +363,7 @@ def fit(data: Prepared, cfg: EstimatorConfig, critic: nn.Module | None = None) -
 
     A critic module you pass is the only candidate; ``critic='gaussian'`` / ``'quadratic'`` fit that
     critic alone. Otherwise: the named network, and the Gaussian critic with its quadratic
-    refinement where they fit. A fit detects nothing is not refined (a quadratic form sees
+    refinement where they fit. A fit that detects nothing is not refined (a quadratic form sees
     dependence only through the cross-covariance the fit already measured).
     """
     if critic is not None:
@@ -509,7 +509,7 @@ def report(data: Prepared, candidates: list[Candidate], cfg: EstimatorConfig, st
 # ---------------------------------------------------------------- the entry point
 
 
-def default_threads(dims: tuple[int, int], n: int) -> int:
+def default_threads(dims: tuple[int, int]) -> int:
     """Threads for a problem: one for the small critics of narrow data (more only spin), two from wide inputs on.
 
     Never more than the cores this process may use.
@@ -575,6 +575,6 @@ def estimate_mi(
         raise NeuralMIError(f"threads must be a positive integer or None, got {threads!r}")
     start = time.perf_counter()
     data = prepare(x, y, cfg)
-    with _threads(threads or default_threads(data.dims, len(data.train[0]))):
+    with _threads(threads or default_threads(data.dims)):
         candidates = fit(data, cfg, critic)
         return report(data, candidates, cfg, start)
