@@ -100,3 +100,26 @@ def test_disagreeing_candidates_are_named_in_a_warning() -> None:
     message = _disagreement(kept, [kept, far])
     assert message is not None and "density_ratio scores 1.000" in message and "separable 0.700" in message
     assert _disagreement(kept, [kept, candidate("separable", 0.01, 0.02)]) is None  # a runner-up that detects nothing
+
+
+def test_the_ensemble_averages_only_critics_of_the_same_preprocessing() -> None:
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(2000, 1, generator=gen)
+    y = x + torch.randn(2000, 1, generator=gen)
+    cfg = EstimatorConfig()
+    low, high = Candidate("a", Fixed(0.1), 0.0982, 0.01), Candidate("b", Fixed(0.5), 0.15, 0.01)
+    other_view = Candidate("a_standardize", Fixed(0.1), 0.0982, 0.01, preprocess="standardize")
+    assert other_view.kind == "a" and low.kind == "a"
+    assert fit_ensemble([other_view, high], (x, y), cfg) is None  # scores of two preprocessings do not add
+    ensemble = fit_ensemble([other_view, low, high], (x, y), cfg)
+    assert ensemble is not None and ensemble.name == "ensemble(b+a)" and ensemble.preprocess is None
+
+
+def test_a_candidate_of_another_preprocessing_is_as_simple_as_its_kind() -> None:
+    plain, other = (
+        candidate("density_ratio", 1.0, 0.02),
+        Candidate("density_ratio_standardize", BilinearCritic(1, 1), 1.0, 0.02, preprocess="standardize"),
+    )
+    best, _ = select([candidate("separable", 1.01, 0.02), other])
+    assert best is other  # a density ratio beats a network within one SE, whatever its preprocessing
+    assert other.record()["preprocess"] == "standardize" and plain.record()["preprocess"] is None

@@ -61,15 +61,19 @@ def test_a_loaded_estimator_has_a_one_line_repr(tmp_path: Path) -> None:
     assert f"mi_nats={result.nats:.4f} ± {result.stderr:.4f}" in text
 
 
-@pytest.mark.parametrize("kind", ["density_ratio", "classifier", "contingency"])
+@pytest.mark.parametrize("kind", ["density_ratio", "density_ratio_standardize", "classifier", "contingency"])
 def test_every_candidate_critic_saves_and_loads_back(tmp_path: Path, kind: str) -> None:
-    """The density-ratio, classifier and table critics (with their one-hot labels) rebuild from result.json."""
+    """The density-ratio, classifier and table critics (with their one-hot labels) rebuild from result.json.
+
+    A density ratio fitted on the standardised view is saved with that view's preprocessing, not the config's.
+    """
     rng = np.random.default_rng(7)
     labels = rng.integers(0, 3, size=1500)
     feature = labels[:, None] + 0.7 * rng.normal(size=(1500, 1))
     other = np.where(rng.random(1500) < 0.8, labels, rng.integers(0, 3, size=1500))
     data = {
-        "density_ratio": ((feature, feature**2 + 0.3 * rng.normal(size=(1500, 1))), {}),
+        "density_ratio": ((feature, feature**2 + 0.3 * rng.normal(size=(1500, 1))), {"preprocess": "standardize"}),
+        "density_ratio_standardize": ((feature, feature**2 + 0.3 * rng.normal(size=(1500, 1))), {}),
         "classifier": ((feature, np.array(["a", "b", "c"])[labels]), {"discrete_y": True}),
         "contingency": ((labels, other), {"discrete_x": True, "discrete_y": True}),
     }
@@ -83,3 +87,6 @@ def test_every_candidate_critic_saves_and_loads_back(tmp_path: Path, kind: str) 
     again = result.evaluate(x, y)
     assert value == pytest.approx(again.nats, abs=1e-6) and stderr == pytest.approx(again.stderr, abs=1e-6)
     assert saved.summary["critic_spec"]["type"] in ("density_ratio", "one_hot")
+    assert saved.summary["preprocess"] == result.preprocess
+    if kind.startswith("density_ratio"):
+        assert result.preprocess == "standardize" and type(saved.x_prep).__name__ == "Standardizer"

@@ -41,3 +41,27 @@ def test_the_trainer_follows_the_schedule_and_plateau_halvings() -> None:
     assert rates == pytest.approx(expected, rel=1e-12)
     assert improved >= 1 and halvings >= 2  # both branches ran: the test covers new bests and plateaus
     assert len(set(in_force)) > 2 and cfg.lr_at(60) < cfg.lr_at(1)  # and the schedule and the halvings both moved the rate
+
+
+def test_a_critic_whose_curve_cannot_reach_a_rival_is_abandoned() -> None:
+    """The straight extension of the last points' rate to the budget decides: below the rival, training stops."""
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(300, 1, generator=gen)
+    y = 0.5 * x + torch.randn(300, 1, generator=gen)
+    cfg = EstimatorConfig(max_steps=400, eval_every=10, patience=100, batch_size=64, progress=False)
+    free = Trainer(build_critic(cfg, 1, 1), cfg, (x[:200], y[:200]), (x[200:], y[200:]))
+    free.run()
+    assert free.step == 400 and not free.abandoned  # no rival: the whole budget
+    far = Trainer(build_critic(cfg, 1, 1), cfg, (x[:200], y[:200]), (x[200:], y[200:]), rival=50.0)
+    far.run()
+    assert far.abandoned and far.step == 10 * 5  # at the first chance: ABANDON_AFTER points after step 0
+    near = Trainer(build_critic(cfg, 1, 1), cfg, (x[:200], y[:200]), (x[200:], y[200:]), rival=-1.0)
+    near.run()
+    assert not near.abandoned and near.step == 400  # already above the rival: never abandoned
+    # the rule itself, on a curve laid down by hand: 0.1 nats per point, 10 points left
+    probe = Trainer(build_critic(cfg, 1, 1), cfg, (x[:200], y[:200]), (x[200:], y[200:]), rival=1.5)
+    probe.curve["val_smoothed"] = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5]
+    probe.best, probe.step = 0.5, 300
+    assert not probe._out_of_reach(10)  # 0.5 + 0.1 * 10 = 1.5: just reachable
+    probe.rival = 1.51
+    assert probe._out_of_reach(10)

@@ -54,6 +54,13 @@ training and never checkpointed, so they may change too.
 """
 
 
+ABANDON_AFTER = 5
+"""Validation points a critic trains for before it may be abandoned as out of a rival's reach."""
+
+ABANDON_WINDOW = 3
+"""Validation points over which the curve's recent rate of improvement is measured."""
+
+
 def _progress(total: int, initial: int, enabled: bool) -> Any:
     if not enabled:
         return None
@@ -80,10 +87,15 @@ class Trainer:
         train: tuple[Tensor, Tensor],
         val: tuple[Tensor, Tensor],
         first_margin: float = 2.0,
+        rival: float | None = None,
     ) -> None:
-        """``first_margin``: validation standard errors by which the first kept step must beat step 0."""
+        """``first_margin``: validation standard errors by which the first kept step must beat step 0.
+
+        ``rival``: a validation value another candidate reached; training is abandoned once this
+        critic cannot reach it (:meth:`_out_of_reach`).
+        """
         self.critic, self.config, self.train, self.val = critic, config, train, val
-        self.first_margin = first_margin
+        self.first_margin, self.rival, self.abandoned = first_margin, rival, False
         self.bound = get_bound(config.bound)
         self.optimizer = make_optimizer(list(critic.parameters()), config.lr, config.weight_decay)
         self.generator = torch.Generator().manual_seed(config.seed)
@@ -127,6 +139,19 @@ class Trainer:
         if self.since_best % cfg.decay_after == 0:  # a plateau: halve the learning rate
             self.lr_scale *= 0.5
         return self.since_best < cfg.patience
+
+    def _out_of_reach(self, every: int) -> bool:
+        """The smoothed validation curve, extended at its rate over the last ABANDON_WINDOW points to the step budget, stays below the rival.
+
+        Learning curves flatten, so the straight extension is optimistic: a critic that could
+        still win is not stopped by it. Never before ABANDON_AFTER validation points.
+        """
+        smoothed = self.curve["val_smoothed"]
+        if self.rival is None or len(smoothed) <= max(ABANDON_AFTER, ABANDON_WINDOW):
+            return False
+        rate = max(0.0, (smoothed[-1] - smoothed[-1 - ABANDON_WINDOW]) / ABANDON_WINDOW)
+        remaining = max(0, self.config.max_steps - self.step) / every
+        return max(smoothed[-1], self.best) + rate * remaining < self.rival
 
     @functools.cached_property
     def identity(self) -> dict[str, dict[str, Any]]:
@@ -205,6 +230,8 @@ class Trainer:
                 bar.update(len(window))
             train_value, window = float(torch.stack(window).mean()), []
             self.done = not self._validation_point(self.step, train_value) or self.step >= cfg.max_steps
+            if not self.done and self._out_of_reach(every):
+                self.done = self.abandoned = True
             if cfg.checkpoint is not None and (self.done or (self.step // every) % cfg.checkpoint_every == 0):
                 self._save()
         if bar is not None:

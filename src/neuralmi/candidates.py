@@ -75,6 +75,9 @@ class Candidate:
         seconds: time spent fitting and validating it.
         trained: where nothing beat the starting point, the critic with its last trained weights
             (the interval of a result that detects no dependence comes from it), else None.
+        preprocess: the preprocessing of the data it was fitted on, where not the config's
+            (its name then ends in ``_<preprocess>``), else None.
+        abandoned: training stopped early because it could no longer reach another candidate.
     """
 
     name: str
@@ -88,6 +91,13 @@ class Candidate:
     diverged: bool = False
     seconds: float = 0.0
     trained: nn.Module | None = None
+    preprocess: str | None = None
+    abandoned: bool = False
+
+    @property
+    def kind(self) -> str:
+        """The name without the suffix of another preprocessing."""
+        return self.name if self.preprocess is None else self.name.removesuffix(f"_{self.preprocess}")
 
     @property
     def detects(self) -> bool:
@@ -109,6 +119,8 @@ class Candidate:
             "kept_step": self.kept_step,
             "still_improving": self.still_improving,
             "diverged": self.diverged,
+            "abandoned": self.abandoned,
+            "preprocess": self.preprocess,
             "seconds": self.seconds,
             "curve": self.curve,
         }
@@ -137,13 +149,20 @@ def _from_trainer(name: str, critic: nn.Module, trainer: Trainer, val: Split, cf
         diverged=trainer.diverged,
         seconds=time.perf_counter() - start,
         trained=trained,
+        abandoned=trainer.abandoned,
     )
 
 
-def fit_network(name: str, critic: nn.Module, train: Split, val: Split, cfg: EstimatorConfig) -> Candidate:
-    """Train a network critic with the config's bound, stopping on the smoothed validation curve."""
+def fit_network(
+    name: str, critic: nn.Module, train: Split, val: Split, cfg: EstimatorConfig, *, rival: float | None = None
+) -> Candidate:
+    """Train a network critic with the config's bound, stopping on the smoothed validation curve.
+
+    ``rival``: the validation value another candidate already reached; training stops early once
+    the curve, extended at its recent rate to the step budget, could not reach it (see ``Trainer``).
+    """
     start = time.perf_counter()
-    trainer = Trainer(critic, cfg, train, val)
+    trainer = Trainer(critic, cfg, train, val, rival=rival)
     trainer.run()
     return _from_trainer(name, critic, trainer, val, cfg, start)
 
@@ -175,13 +194,16 @@ DENSITY_RATIO_STEPS = 2000
 """Step budget of the density-ratio critic's maximum-likelihood fit (it stops on validation NLL)."""
 
 
-def fit_density_ratio_candidate(train: Split, val: Split, cfg: EstimatorConfig) -> Candidate:
-    """The density-ratio critic ``log q(v|u) - log q̄(v)`` of a mixture density network fitted by maximum likelihood."""
+def fit_density_ratio_candidate(train: Split, val: Split, cfg: EstimatorConfig, *, preprocess: str | None = None) -> Candidate:
+    """The density-ratio critic ``log q(v|u) - log q̄(v)`` of a mixture density network fitted by maximum likelihood.
+
+    ``preprocess`` names the preprocessing of ``train``/``val`` where it is not the config's.
+    """
     start = time.perf_counter()
     critic = fit_density_ratio(train, val, seed=cfg.seed, max_steps=DENSITY_RATIO_STEPS, device=train[0].device)
     value, se = validate(critic, val, cfg)
     return Candidate(
-        "density_ratio",
+        "density_ratio" if preprocess is None else f"density_ratio_{preprocess}",
         critic,
         value,
         se,
@@ -189,6 +211,7 @@ def fit_density_ratio_candidate(train: Split, val: Split, cfg: EstimatorConfig) 
         kept_step=critic.kept_step,
         max_steps=DENSITY_RATIO_STEPS,
         seconds=time.perf_counter() - start,
+        preprocess=preprocess,
     )
 
 
@@ -291,10 +314,12 @@ class Ensemble(nn.Module):
 def fit_ensemble(candidates: list[Candidate], val: Split, cfg: EstimatorConfig) -> Candidate | None:
     """The average of the two best detecting candidates, where it beats the better one by a validation standard error.
 
-    None where fewer than two detect, or where the average does not clear that bar (the
-    one-standard-error rule: the single critic wins ties within the noise).
+    Both members read the same preprocessing (the best candidate's). None where fewer than two
+    detect, or where the average does not clear that bar (the one-standard-error rule: the single
+    critic wins ties within the noise).
     """
-    detecting = sorted((c for c in candidates if c.detects), key=lambda c: c.val, reverse=True)[:2]
+    detecting = sorted((c for c in candidates if c.detects), key=lambda c: c.val, reverse=True)
+    detecting = [c for c in detecting if c.preprocess == detecting[0].preprocess][:2] if detecting else []
     if len(detecting) < 2:
         return None
     start = time.perf_counter()
@@ -303,7 +328,7 @@ def fit_ensemble(candidates: list[Candidate], val: Split, cfg: EstimatorConfig) 
     if not value > detecting[0].val + detecting[0].val_stderr:
         return None
     name = "ensemble(" + "+".join(c.name for c in detecting) + ")"
-    return Candidate(name, critic, value, se, seconds=time.perf_counter() - start)
+    return Candidate(name, critic, value, se, seconds=time.perf_counter() - start, preprocess=detecting[0].preprocess)
 
 
 SIMPLICITY: dict[str, int] = {"gaussian": 0, "contingency": 0, "quadratic": 1, "classifier": 2, "density_ratio": 3}
@@ -313,7 +338,7 @@ SIMPLICITY: dict[str, int] = {"gaussian": 0, "contingency": 0, "quadratic": 1, "
 def _simplicity(candidate: Candidate) -> int:
     if candidate.name.startswith("ensemble("):
         return len(SIMPLICITY) + 2
-    return SIMPLICITY.get(candidate.name, len(SIMPLICITY) + 1)
+    return SIMPLICITY.get(candidate.kind, len(SIMPLICITY) + 1)
 
 
 def select(candidates: list[Candidate]) -> tuple[Candidate, bool]:

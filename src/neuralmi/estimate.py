@@ -121,6 +121,7 @@ class MIResult:
     candidates: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
     threads: int = 1
     device: str = "cpu"
+    preprocess: str = ""  # the reported critic's preprocessing of continuous sides ("" before the report stage)
 
     @property
     def bits(self) -> float:
@@ -161,6 +162,7 @@ class MIResult:
             "candidates": self.candidates,
             "threads": self.threads,
             "device": self.device,
+            "preprocess": self.preprocess,
             "warnings": list(self.warnings),
             "curve": self.curve,
             "config": config,
@@ -264,11 +266,21 @@ class Prepared:
     device: torch.device
     discrete: tuple[bool, bool] = (False, False)
     notes: tuple[str, ...] = ()
+    preprocess: str = "normal_scores"
+    alternative: Prepared | None = None  # the same split standardised, where normal scores would hide the data's geometry
 
     @property
     def dims(self) -> tuple[int, int]:
         """Features per sample of x and of y (one-hot width for a discrete side)."""
         return int(np.prod(self.x_shape)), int(np.prod(self.y_shape))
+
+    def view(self, preprocess: str | None) -> Prepared:
+        """The split under ``preprocess`` (None: this one's own)."""
+        if preprocess is None or preprocess == self.preprocess:
+            return self
+        if self.alternative is None or self.alternative.preprocess != preprocess:
+            raise NeuralMIError(f"no {preprocess!r} view of the data was prepared")
+        return self.alternative
 
 
 MIN_VAL_ROWS = 4
@@ -284,10 +296,10 @@ def _side(data: Any, name: str, discrete: bool) -> tuple[np.ndarray, np.ndarray 
     return as_samples(data, name), None, note
 
 
-def _fit_scaler(values: np.ndarray, categories: np.ndarray | None, idx: np.ndarray, cfg: EstimatorConfig) -> Scaler:
+def _fit_scaler(values: np.ndarray, categories: np.ndarray | None, idx: np.ndarray, preprocess: str) -> Scaler:
     if categories is not None:
         return Categorical.fit(values[idx], categories)
-    return PREPROCESSORS[cfg.preprocess].fit(values[idx])
+    return PREPROCESSORS[preprocess].fit(values[idx])
 
 
 def _apply(scaler: Scaler, values: np.ndarray, categories: np.ndarray | None) -> np.ndarray:
@@ -297,8 +309,21 @@ def _apply(scaler: Scaler, values: np.ndarray, categories: np.ndarray | None) ->
     return scaler(values)
 
 
-def prepare(x: Any, y: Any, cfg: EstimatorConfig) -> Prepared:
-    """Validate, split by index (seeded), fit preprocessing on the training split, move to the device."""
+ALTERNATIVE_PREPROCESS = "standardize"
+"""The second view offered to the density-ratio critic when the config's preprocessing is normal scores.
+
+Normal scores make a Gaussian copula exactly Gaussian (the closed-form candidates' strength), but
+they bend the joint geometry of everything else: a scale mixture (Student-t) loses its radial
+form and a Gaussian mixture stops being one. The density-ratio critic is fitted on both views
+and validation decides."""
+
+
+def prepare(x: Any, y: Any, cfg: EstimatorConfig, *, alternative: bool = True) -> Prepared:
+    """Validate, split by index (seeded), fit preprocessing on the training split, move to the device.
+
+    Where the density-ratio critic will be a candidate on continuous data preprocessed by normal
+    scores, the same split under :data:`ALTERNATIVE_PREPROCESS` is prepared too (``alternative``).
+    """
     (xs, x_cats, x_note), (ys, y_cats, y_note) = (
         _side(x, "x", cfg.discrete_x),
         _side(y, "y", cfg.discrete_y),
@@ -314,19 +339,25 @@ def prepare(x: Any, y: Any, cfg: EstimatorConfig) -> Prepared:
             f"too few rows for a validation split: {len(xs)} samples with val_fraction={cfg.val_fraction} give "
             f"{len(val_idx)} validation rows, need at least {MIN_VAL_ROWS}; pass more samples or a larger val_fraction"
         )
-    scalers = (_fit_scaler(xs, x_cats, train_idx, cfg), _fit_scaler(ys, y_cats, train_idx, cfg))
     device = pick_device(cfg.device)
-
-    def part(idx: np.ndarray) -> tuple[Tensor, Tensor]:
-        sides = ((scalers[0], xs, x_cats), (scalers[1], ys, y_cats))
-        return tuple(torch.from_numpy(_apply(s, v[idx], c)).to(device) for s, v, c in sides)  # type: ignore[return-value]
-
-    train = part(train_idx)
-    shapes = tuple(tuple(t.shape[1:]) for t in train)
     notes = tuple(note for note in (x_note, y_note) if note is not None)
-    return Prepared(
-        train, part(val_idx), part(test_idx), scalers, shapes[0], shapes[1], device, (cfg.discrete_x, cfg.discrete_y), notes
-    )
+    sides = ((xs, x_cats), (ys, y_cats))
+
+    def view(preprocess: str) -> Prepared:
+        scalers = tuple(_fit_scaler(values, cats, train_idx, preprocess) for values, cats in sides)
+
+        def part(idx: np.ndarray) -> tuple[Tensor, Tensor]:
+            return tuple(torch.from_numpy(_apply(s, v[idx], c)).to(device) for s, (v, c) in zip(scalers, sides))  # type: ignore[return-value]
+
+        train = part(train_idx)
+        x_shape, y_shape = (tuple(t.shape[1:]) for t in train)
+        discrete = (cfg.discrete_x, cfg.discrete_y)
+        return Prepared(train, part(val_idx), part(test_idx), scalers, x_shape, y_shape, device, discrete, notes, preprocess)  # type: ignore[arg-type]
+
+    data = view(cfg.preprocess)
+    if alternative and cfg.preprocess != ALTERNATIVE_PREPROCESS and _density_ratio_offered(data, cfg):
+        data = dataclasses.replace(data, alternative=view(ALTERNATIVE_PREPROCESS))
+    return data
 
 
 # ---------------------------------------------------------------- fit
@@ -336,6 +367,11 @@ def _gaussian_fits(data: Prepared) -> bool:
     """The Gaussian critic is a candidate: few enough features for its (d, d) covariance and enough rows."""
     total = sum(data.dims)
     return total <= GAUSSIAN_MAX_FEATURES and len(data.train[0]) > 2 * total
+
+
+def _density_ratio_offered(data: Prepared, cfg: EstimatorConfig) -> bool:
+    """The density-ratio critic is a candidate: asked for, continuous sides, a modelled side it can fit."""
+    return cfg.density_ratio and cfg.critic not in FITTED_CRITICS and not any(data.discrete) and _density_ratio_fits(data)
 
 
 def _density_ratio_fits(data: Prepared) -> bool:
@@ -372,8 +408,8 @@ def fit(data: Prepared, cfg: EstimatorConfig, critic: nn.Module | None = None) -
         return _fitted_alone(data, cfg)
     if all(data.discrete):  # a table says all there is: no network could add to it
         return [fit_labels(data.train, data.val, cfg, data.discrete)]
-    network = build_critic(cfg, *data.dims).to(data.device)
-    candidates = [fit_network(cfg.critic, network, data.train, data.val, cfg)]
+    network = build_critic(cfg, *data.dims).to(data.device)  # built first: its initial weights do not depend on the others
+    candidates = []
     if any(data.discrete):
         candidates.append(fit_labels(data.train, data.val, cfg, data.discrete))
     if cfg.gaussian_critic and _gaussian_fits(data):
@@ -384,8 +420,13 @@ def fit(data: Prepared, cfg: EstimatorConfig, critic: nn.Module | None = None) -
             quadratic = fit_quadratic(gaussian.critic, data.train, data.val, cfg)
             if quadratic.kept_step > 0:  # otherwise it is the Gaussian fit again
                 candidates.append(quadratic)
-    if cfg.density_ratio and not any(data.discrete) and _density_ratio_fits(data):
+    if _density_ratio_offered(data, cfg):
         candidates.append(fit_density_ratio_candidate(data.train, data.val, cfg))
+        if data.alternative is not None:
+            view = data.alternative
+            candidates.append(fit_density_ratio_candidate(view.train, view.val, cfg, preprocess=view.preprocess))
+    rival = max((c.val - c.val_stderr for c in candidates if c.detects), default=None)
+    candidates.insert(0, fit_network(cfg.critic, network, data.train, data.val, cfg, rival=rival))
     if cfg.ensemble:
         ensemble = fit_ensemble(candidates, data.val, cfg)
         if ensemble is not None:
@@ -457,7 +498,8 @@ def _no_dependence(data: Prepared, candidates: list[Candidate], cfg: EstimatorCo
     upper, stderr = -math.inf, 0.0
     for candidate in candidates:
         critic = candidate.trained if candidate.trained is not None else candidate.critic
-        value, se = summarise(score_blocks(critic, *data.test, cfg.eval_batch_size), cfg.report_bound)
+        test = data.view(candidate.preprocess).test
+        value, se = summarise(score_blocks(critic, *test, cfg.eval_batch_size), cfg.report_bound)
         if math.isfinite(value + se) and max(0.0, value) + Z95 * se > upper:  # MI >= 0: a negative value counts as 0
             upper, stderr = max(0.0, value) + Z95 * se, se
     return 0.0, stderr, (0.0, max(0.0, upper))
@@ -466,7 +508,8 @@ def _no_dependence(data: Prepared, candidates: list[Candidate], cfg: EstimatorCo
 def report(data: Prepared, candidates: list[Candidate], cfg: EstimatorConfig, start: float) -> MIResult:
     """The report stage: the chosen candidate's bound on the untouched test split, its error bar and warnings."""
     kept, detected = select(candidates)
-    held_out = score_blocks(kept.critic, *data.test, cfg.eval_batch_size)
+    view = data.view(kept.preprocess)
+    held_out = score_blocks(kept.critic, *view.test, cfg.eval_batch_size)
     nats, stderr = summarise(held_out, cfg.report_bound)
     ci = _interval(nats, stderr)
     if not detected:
@@ -487,7 +530,7 @@ def report(data: Prepared, candidates: list[Candidate], cfg: EstimatorConfig, st
         config=cfg,
         critic=kept.critic,
         diverged=kept.diverged,
-        standardizers=data.scalers,
+        standardizers=view.scalers,
         x_shape=data.x_shape,
         y_shape=data.y_shape,
         critic_kind=kept.name,
@@ -497,6 +540,7 @@ def report(data: Prepared, candidates: list[Candidate], cfg: EstimatorConfig, st
         candidates={c.name: c.record() for c in candidates},
         threads=torch.get_num_threads(),
         device=str(data.device),
+        preprocess=view.preprocess,
     )
     messages = [*data.notes, *_warnings(result, kept, candidates, int(held_out.block.min()))]
     for message in messages:
@@ -574,7 +618,7 @@ def estimate_mi(
     if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
         raise NeuralMIError(f"threads must be a positive integer or None, got {threads!r}")
     start = time.perf_counter()
-    data = prepare(x, y, cfg)
+    data = prepare(x, y, cfg, alternative=critic is None)
     with _threads(threads or default_threads(data.dims)):
         candidates = fit(data, cfg, critic)
         return report(data, candidates, cfg, start)

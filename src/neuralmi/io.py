@@ -214,7 +214,10 @@ def load(directory: str | Path) -> SavedEstimator:
     critic.eval()
     with np.load(d / "standardizers.npz", allow_pickle=False) as s:
         arrays = {k: s[k] for k in s.files}
-    preps = [Categorical if discrete else PREPROCESSORS[cfg.preprocess] for discrete in (cfg.discrete_x, cfg.discrete_y)]
+    preprocess = summary.get("preprocess") or cfg.preprocess  # the reported critic's own (older files: the config's)
+    if preprocess not in PREPROCESSORS:
+        raise NeuralMIError(f"{d}: unknown preprocessing {preprocess!r} in result.json")
+    preps = [Categorical if discrete else PREPROCESSORS[preprocess] for discrete in (cfg.discrete_x, cfg.discrete_y)]
     x_prep = preps[0].from_arrays({k[2:]: v for k, v in arrays.items() if k.startswith("x_")})
     y_prep = preps[1].from_arrays({k[2:]: v for k, v in arrays.items() if k.startswith("y_")})
     return SavedEstimator(critic, summary, x_prep, y_prep)
