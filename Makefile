@@ -1,10 +1,10 @@
-# neuralmi — `make demo` runs the main job on built-in data; `make test` runs every check.
+# neuralmi — `make demo` runs the main job on built-in data; `make test` runs every check, the docs build included.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint typecheck pytest demo bench bench-suite peers clean
+.PHONY: install test lint typecheck pytest docs demo bench bench-suite peers clean
 
 install: $(STAMP)
 
@@ -26,7 +26,11 @@ typecheck: install
 pytest: install
 	$(PY) -m pytest
 
-test: lint typecheck pytest
+# the docs site (mkdocs-material + mkdocstrings, in the dev extra) into site/; --strict: every warning is an error
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
+
+test: lint typecheck pytest docs
 
 demo: install
 	$(VENV)/bin/neuralmi demo --plot docs/img/demo.png --force
@@ -47,4 +51,4 @@ peers: .peers-venv/.installed
 	touch .peers-venv/.installed
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache site
