@@ -97,7 +97,7 @@ def _parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="run the ground-truth benchmark suite (and peers) and print a table")
     which = bench.add_mutually_exclusive_group()
     which.add_argument("--tasks", nargs="+", help="task names (default: the classic family; with --quick, a few small ones)")
-    which.add_argument("--family", help="run every task of this family (classic, nongaussian; see --list)")
+    which.add_argument("--family", help="run every task of this family (classic, nongaussian, cmi; see --list)")
     bench.add_argument("--bounds", nargs="+", default=["dv"], help="training bounds of neuralmi to run")
     bench.add_argument("--peers", nargs="*", default=[], help="peers on the same samples: ksg, torch_mist_mine, ...")
     bench.add_argument("--seeds", type=int, default=1)
@@ -276,17 +276,19 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _list_tasks(families: Sequence[str]) -> None:
-    from neuralmi.benchmark import FAMILIES, get_task
+    from neuralmi.benchmark import FAMILIES
+    from neuralmi.benchmark.tasks import find_task
 
     for family in families:
         print(f"family {family} ({len(FAMILIES[family])} tasks):")
-        for task in map(get_task, FAMILIES[family]):
+        for task in map(find_task, FAMILIES[family]):
             truth = f"{task.truth:.4f}" + (f" ± {task.truth_stderr:.4f}" if task.truth_stderr else "")
             print(f"  {task.name:<28} n={task.n:<6} truth={truth} nats  {task.description}")
 
 
 def _bench(args: argparse.Namespace) -> int:
     from neuralmi.benchmark import FAMILIES, TASKS
+    from neuralmi.benchmark.cmi import CMI_TASKS
     from neuralmi.benchmark.runner import consistency_checks, format_table, run, summarise
 
     if args.family is not None and args.family not in FAMILIES:
@@ -300,7 +302,7 @@ def _bench(args: argparse.Namespace) -> int:
         _require_plotting()
     if args.seeds < 1:
         raise UsageError(f"--seeds must be at least 1, got {args.seeds}")
-    unknown = [t for t in args.tasks or [] if t not in TASKS]
+    unknown = [t for t in args.tasks or [] if t not in TASKS and t not in CMI_TASKS]
     if unknown:
         raise UsageError(f"unknown task(s) {unknown}; see `neuralmi bench --list`")
     for bound in args.bounds:
