@@ -235,7 +235,9 @@ CMI_TASKS: dict[str, CMITask] = {
         CMITask("cmi_chain_3d", JointGaussian.chain(3, 1.0), 5_000, "X -> Z -> Y, 3-D Gaussian: 0 given Z"),
         CMITask("cmi_collider_1d", JointGaussian.collider(1, 0.5), 5_000, "X -> Z <- Y, Z = X + Y + 0.5 e: I(X;Y) = 0"),
         CMITask("cmi_collider_3d", JointGaussian.collider(3, 1.0), 5_000, "X -> Z <- Y, 3-D, Z = X + Y + e: I(X;Y) = 0"),
-        CMITask("cmi_spiral_2d_1nat", SpiralX(JointGaussian.conditional(2, 1.0)), 5_000, "2-D Gaussians (1 nat) with X spiralled"),
+        CMITask(
+            "cmi_spiral_2d_1nat", SpiralX(JointGaussian.conditional(2, 1.0)), 5_000, "2-D Gaussians (1 nat) with X spiralled"
+        ),
         CMITask("cmi_nonlinear_chain_1d", NonlinearChain(1), 5_000, "X -> Z -> Y through sines, heteroscedastic noise: 0"),
     )
 }
