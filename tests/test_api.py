@@ -11,8 +11,8 @@ import pytest
 import neuralmi
 
 PUBLIC = {
-    "BOUNDS", "CLUB", "MINE", "BilinearCritic", "ConcatCritic", "EstimatorConfig", "MILoss", "MIResult", "MIWarning",
-    "NeuralMIError", "SeparableCritic", "__version__", "donsker_varadhan", "estimate_mi", "infonce", "js", "load", "nwj", "save", "smile",
+    "BOUNDS", "CLUB", "MINE", "BilinearCritic", "CMIResult", "ConcatCritic", "EstimatorConfig", "MILoss", "MIResult", "MIWarning",
+    "NeuralMIError", "SeparableCritic", "__version__", "donsker_varadhan", "estimate_cmi", "estimate_mi", "infonce", "js", "load", "nwj", "save", "smile",
 }  # fmt: skip
 
 
@@ -31,6 +31,7 @@ def test_top_level_exports_are_pinned() -> None:
         "conditionals",
         "losses",
         "estimate",
+        "cmi",
         "data",
         "io",
         "cli",

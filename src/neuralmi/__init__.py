@@ -1,10 +1,11 @@
 """neuralmi: neural estimation of mutual information in PyTorch.
 
-Measure I(X;Y) with :func:`estimate_mi`, or train with it as a loss through :class:`MILoss`.
+Measure I(X;Y) with :func:`estimate_mi` (and I(X;Y|Z) with :func:`estimate_cmi`), or train with it as a loss through :class:`MILoss`.
 """
 
 from neuralmi._version import __version__
 from neuralmi.bounds import BOUNDS, donsker_varadhan, infonce, js, nwj, smile
+from neuralmi.cmi import CMIResult, estimate_cmi
 from neuralmi.critics import BilinearCritic, ConcatCritic, SeparableCritic
 from neuralmi.errors import NeuralMIError
 from neuralmi.estimate import EstimatorConfig, MIResult, MIWarning, estimate_mi
@@ -16,6 +17,7 @@ __all__ = [
     "CLUB",
     "MINE",
     "BilinearCritic",
+    "CMIResult",
     "ConcatCritic",
     "EstimatorConfig",
     "MILoss",
@@ -25,6 +27,7 @@ __all__ = [
     "SeparableCritic",
     "__version__",
     "donsker_varadhan",
+    "estimate_cmi",
     "estimate_mi",
     "infonce",
     "js",

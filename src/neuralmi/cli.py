@@ -35,6 +35,12 @@ def _parser() -> argparse.ArgumentParser:
     est.add_argument("y", nargs="?", help="Y samples, paired row by row with X")
     est.add_argument("--x", dest="x_cols", help="columns of X in a single table: names or indices, comma-separated, ranges a:b")
     est.add_argument("--y", dest="y_cols", help="columns of Y in a single table")
+    est.add_argument(
+        "--given",
+        metavar="Z",
+        help="estimate I(X;Y|Z) given Z: a file of Z samples (paired row by row), or with one table input its Z columns "
+        "(or, in an .npz holding x and y, the name of the Z array)",
+    )
     est.add_argument("--bound", default=None, help="training bound (default dv); see `neuralmi bounds`")
     est.add_argument(
         "--critic",
@@ -73,8 +79,9 @@ def _parser() -> argparse.ArgumentParser:
     est.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when available)")
     est.add_argument(
         "--discrete",
-        choices=["x", "y", "xy"],
-        help="the named side(s) hold class labels (integers, strings, categories): one-hot, never one ordered number",
+        choices=["x", "y", "xy", "z", "xz", "yz"],
+        help="the named side(s) hold class labels (integers, strings, categories): one-hot, never one ordered number "
+        "(z: with --given; with --given, x and y cannot both be labels)",
     )
     est.add_argument("--threads", type=int, help="torch CPU threads for the run (default: chosen from the data's width)")
     est.add_argument("--json", action="store_true", help="print a JSON object instead of one line")
@@ -97,7 +104,7 @@ def _parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="run the ground-truth benchmark suite (and peers) and print a table")
     which = bench.add_mutually_exclusive_group()
     which.add_argument("--tasks", nargs="+", help="task names (default: the classic family; with --quick, a few small ones)")
-    which.add_argument("--family", help="run every task of this family (classic, nongaussian; see --list)")
+    which.add_argument("--family", help="run every task of this family (classic, nongaussian, cmi; see --list)")
     bench.add_argument("--bounds", nargs="+", default=["dv"], help="training bounds of neuralmi to run")
     bench.add_argument("--peers", nargs="*", default=[], help="peers on the same samples: ksg, torch_mist_mine, ...")
     bench.add_argument("--seeds", type=int, default=1)
@@ -147,6 +154,78 @@ def _load_samples(args: argparse.Namespace) -> tuple[Any, Any]:
     return single(data, args.x, args.x_cols), single(read_table(args.y), args.y, args.y_cols)
 
 
+GIVEN_REFUSES = {
+    "bound": "--bound",
+    "critic": "--critic",
+    "gaussian_critic": "--no-gaussian-critic",
+    "density_ratio": "--no-density-ratio",
+    "ensemble": "--no-ensemble",
+    "quadratic_steps": "--quadratic-steps",
+    "lr": "--lr",
+    "lr_schedule": "--lr-schedule",
+    "plot": "--plot",
+    "save": "--save",
+}
+"""Flags of ``estimate`` that ``--given`` does not use: the two density models are fitted by maximum likelihood."""
+
+
+def _load_given(args: argparse.Namespace) -> Any:
+    """Z for ``--given``: a file of samples, or columns (an array's name in an .npz) of the single table holding X and Y."""
+    from neuralmi.tables import read_table, select_columns
+
+    if Path(args.given).exists():
+        value = read_table(args.given)
+        if isinstance(value, dict):
+            if len(value) != 1:
+                raise UsageError(f"{args.given}: holds several arrays {sorted(value)}; save Z as one array per file")
+            value = next(iter(value.values()))
+        return value
+    if args.y is not None:
+        raise UsageError(f"--given {args.given}: no such file (columns of Z are named in a single table given with --x/--y)")
+    data = read_table(args.x)
+    if isinstance(data, dict):
+        if args.given not in data:
+            raise UsageError(f"{args.x}: no array named {args.given!r} for --given, found {sorted(data)}")
+        return data[args.given]
+    return select_columns(data, args.given, args.x)
+
+
+def _estimate_given(args: argparse.Namespace, x: Any, y: Any, options: dict[str, Any]) -> int:
+    """``estimate --given Z``: I(X;Y|Z) by :func:`neuralmi.estimate_cmi`, printed as one line or JSON."""
+    from neuralmi.cmi import estimate_cmi
+    from neuralmi.data import as_samples
+    from neuralmi.labels import as_labels
+
+    refused = [flag for key, flag in GIVEN_REFUSES.items() if getattr(args, key) is not None]
+    if refused:
+        raise UsageError(
+            f"{', '.join(refused)} do(es) not apply with --given (both density models are fitted by maximum likelihood)"
+        )
+    discrete = args.discrete or ""
+    try:
+        z = _load_given(args)
+        z = as_labels(z, "Z")[0] if "z" in discrete else as_samples(z, "Z")
+    except NeuralMIError as err:
+        raise UsageError(f"--given {args.given}: {err}") from None
+    if len(z) != len(x):
+        raise UsageError(f"Z (--given {args.given}) has {len(z)} rows but X has {len(x)}; rows must be paired")
+    config = _config({**options, **{f"discrete_{side}": True for side in discrete if side != "z"}})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = estimate_cmi(x, y, z, config, discrete_z="z" in discrete, threads=args.threads)
+    if not args.quiet:
+        _print_warnings(caught)
+    if args.json:
+        print(json.dumps(result.to_dict()))
+        return 0
+    lo, hi = result.ci
+    print(
+        f"I(X;Y|Z) = {result.nats:.4f} nats = {result.bits:.4f} bits, 95% CI [{lo:.4f}, {hi:.4f}] nats "
+        f"(± {result.stderr:.4f}), n = {len(x)} (test {result.n_test}), {result.seconds:.1f} s"
+    )
+    return 0
+
+
 def _estimate(args: argparse.Namespace) -> int:
     from neuralmi.data import as_samples
     from neuralmi.estimate import estimate_mi
@@ -159,6 +238,8 @@ def _estimate(args: argparse.Namespace) -> int:
         _require_plotting()
     x, y = _load_samples(args)
     discrete = args.discrete or ""
+    if "z" in discrete and args.given is None:
+        raise UsageError("--discrete z declares the labels of Z, given with --given")
     try:
         x = as_labels(x, "X")[0] if "x" in discrete else as_samples(x, "X")
         y = as_labels(y, "Y")[0] if "y" in discrete else as_samples(y, "Y")
@@ -188,6 +269,8 @@ def _estimate(args: argparse.Namespace) -> int:
         )
         if getattr(args, k) is not None
     }
+    if args.given is not None:
+        return _estimate_given(args, x, y, options)
     options.update({f"discrete_{side}": True for side in discrete})
     config = _config(options)
     with warnings.catch_warnings(record=True) as caught:
@@ -276,17 +359,19 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _list_tasks(families: Sequence[str]) -> None:
-    from neuralmi.benchmark import FAMILIES, get_task
+    from neuralmi.benchmark import FAMILIES
+    from neuralmi.benchmark.tasks import find_task
 
     for family in families:
         print(f"family {family} ({len(FAMILIES[family])} tasks):")
-        for task in map(get_task, FAMILIES[family]):
+        for task in map(find_task, FAMILIES[family]):
             truth = f"{task.truth:.4f}" + (f" ± {task.truth_stderr:.4f}" if task.truth_stderr else "")
             print(f"  {task.name:<28} n={task.n:<6} truth={truth} nats  {task.description}")
 
 
 def _bench(args: argparse.Namespace) -> int:
     from neuralmi.benchmark import FAMILIES, TASKS
+    from neuralmi.benchmark.cmi import CMI_TASKS
     from neuralmi.benchmark.runner import consistency_checks, format_table, run, summarise
 
     if args.family is not None and args.family not in FAMILIES:
@@ -300,7 +385,7 @@ def _bench(args: argparse.Namespace) -> int:
         _require_plotting()
     if args.seeds < 1:
         raise UsageError(f"--seeds must be at least 1, got {args.seeds}")
-    unknown = [t for t in args.tasks or [] if t not in TASKS]
+    unknown = [t for t in args.tasks or [] if t not in TASKS and t not in CMI_TASKS]
     if unknown:
         raise UsageError(f"unknown task(s) {unknown}; see `neuralmi bench --list`")
     for bound in args.bounds:

@@ -306,10 +306,11 @@ def fit_density_ratio(
     eval_every: int = 100,
     patience: int = 5,
     floor: float = 1e-3,
+    side: Side | None = None,
 ) -> DensityRatioCritic:
     r"""Fit :class:`DensityRatioCritic` by maximum likelihood ``max E log q(v|u)`` on ``train``, stopped on ``val`` NLL.
 
-    The smaller side is modelled (y|x on a tie). Adam with a cosine decay to lr/10 over ``max_steps``;
+    The smaller side is modelled (y|x on a tie) unless ``side`` names one. Adam with a cosine decay to lr/10 over ``max_steps``;
     the weights evaluated are an exponential moving average (rate 0.99) of the iterates; every
     ``eval_every`` steps the validation NLL is computed, and training stops after ``patience`` checks
     without a new best. The best point (step 0, the linear-Gaussian conditional, included) is
@@ -331,6 +332,7 @@ def fit_density_ratio(
         eval_every: steps between validation checks.
         patience: checks without improvement before stopping.
         floor: weight eps of the marginal mixed into the conditional (T >= log eps).
+        side: ``"y|x"`` or ``"x|y"`` to choose the modelled side (default: the smaller one).
 
     >>> g = torch.Generator().manual_seed(0)
     >>> x = torch.randn(600, 1, generator=g); y = x + 0.5 * torch.randn(600, 1, generator=g)
@@ -349,7 +351,10 @@ def fit_density_ratio(
     if not (lr > 0 and math.isfinite(lr)):
         raise NeuralMIError(f"lr must be a positive finite number, got {lr!r}")
     _check_floor(floor)
-    side: Side = "y|x" if yt.shape[1] <= xt.shape[1] else "x|y"
+    if side is None:
+        side = "y|x" if yt.shape[1] <= xt.shape[1] else "x|y"
+    elif side not in ("y|x", "x|y"):
+        raise NeuralMIError(f"side must be 'y|x', 'x|y' or None, got {side!r}")
     u, v, u_val, v_val = (xt, yt, xv, yv) if side == "y|x" else (yt, xt, yv, xv)
     if len(u) <= u.shape[1] + v.shape[1] + 1:
         raise NeuralMIError(

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import neuralmi.benchmark
-from neuralmi.benchmark import FAMILIES, QUICK_TASKS, TASKS, Task, get_family, get_task
+from neuralmi.benchmark import CMI_TASKS, FAMILIES, QUICK_TASKS, TASKS, Task, get_family, get_task
 
 CLASSIC_N = {
     "gaussian_1d_rho0.4": 10_000,
@@ -129,9 +129,9 @@ def test_quick_tasks_are_registered() -> None:
 
 
 def test_families_partition_the_registry() -> None:
-    assert list(FAMILIES) == ["classic", "nongaussian"]
+    assert list(FAMILIES) == ["classic", "nongaussian", "cmi"]
     names = [name for family in FAMILIES.values() for name in family]
-    assert len(names) == len(set(names)) and set(names) == set(TASKS)
+    assert len(names) == len(set(names)) and set(names) == set(TASKS) | set(CMI_TASKS)
     assert set(FAMILIES["classic"]) == set(CLASSIC_N) and set(FAMILIES["nongaussian"]) == set(NONGAUSSIAN_TRUTH)
 
 
@@ -161,7 +161,10 @@ def test_get_task() -> None:
 def test_public_api_is_pinned() -> None:
     assert sorted(neuralmi.benchmark.__all__) == sorted(
         [
+            "CMI_TASKS",
+            "CMITask",
             "FAMILIES",
+            "JointGaussian",
             "QUICK_TASKS",
             "TASKS",
             "TRANSFORMS",
@@ -184,6 +187,7 @@ def test_public_api_is_pinned() -> None:
             "Transform",
             "Transformed",
             "UniformNoise",
+            "find_task",
             "get_family",
             "get_task",
             "spiral",

@@ -1,5 +1,6 @@
-"""Ground-truth benchmark: distributions of (X, Y) with known mutual information and a task registry."""
+"""Ground-truth benchmark: distributions of (X, Y) with known mutual information (and of (X, Y, Z) with known I(X;Y|Z)) and a task registry."""
 
+from neuralmi.benchmark.cmi import CMI_TASKS, CMITask, JointGaussian
 from neuralmi.benchmark.distributions import (
     TRANSFORMS,
     BinaryChannel,
@@ -24,20 +25,23 @@ from neuralmi.benchmark.nongaussian import (
     UniformNoise,
     spiral,
 )
-from neuralmi.benchmark.tasks import FAMILIES, QUICK_TASKS, TASKS, Task, get_family, get_task
+from neuralmi.benchmark.tasks import FAMILIES, QUICK_TASKS, TASKS, Task, find_task, get_family, get_task
 
 __all__ = [
+    "CMI_TASKS",
     "FAMILIES",
     "QUICK_TASKS",
     "TASKS",
     "TRANSFORMS",
     "BinaryChannel",
+    "CMITask",
     "ClassConditionalGaussians",
     "CorrelatedGaussian",
     "DiscreteContinuous",
     "Distribution",
     "GaussianMixture",
     "Independent",
+    "JointGaussian",
     "NoisyCircle",
     "Parabola",
     "Reshaped",
@@ -50,6 +54,7 @@ __all__ = [
     "Transform",
     "Transformed",
     "UniformNoise",
+    "find_task",
     "get_family",
     "get_task",
     "spiral",

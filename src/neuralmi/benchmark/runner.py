@@ -10,8 +10,10 @@ from typing import Any
 
 import numpy as np
 
+from neuralmi.benchmark.cmi import CMITask
 from neuralmi.benchmark.peers import PEERS
-from neuralmi.benchmark.tasks import QUICK_TASKS, get_family, get_task
+from neuralmi.benchmark.tasks import QUICK_TASKS, find_task, get_family
+from neuralmi.cmi import estimate_cmi
 from neuralmi.errors import NeuralMIError
 from neuralmi.estimate import estimate_mi
 
@@ -20,7 +22,8 @@ __all__ = ["Record", "consistency_checks", "format_table", "run", "summarise"]
 QUICK_N, QUICK_STEPS = 2000, 300
 DEFAULT_FAMILY = "classic"
 
-Method = Callable[[np.ndarray, np.ndarray, int, str], tuple[float, float, float, float, float]]
+Method = Callable[..., tuple[float, float, float, float, float]]
+"""(x, y, seed, discrete) -> (nats, stderr, ci low, ci high, seconds); a conditional task's method takes (x, y, z, seed, discrete)."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,17 @@ def _neuralmi(bound: str, quick: bool) -> Method:
     return method
 
 
+def _neuralmi_cmi(quick: bool) -> Method:
+    def method(x: np.ndarray, y: np.ndarray, z: np.ndarray, seed: int, discrete: str) -> tuple[float, float, float, float, float]:
+        extra: dict[str, Any] = {"max_steps": QUICK_STEPS} if quick else {}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            r = estimate_cmi(x, y, z, seed=seed, progress=False, **extra)
+        return r.nats, r.stderr, r.ci[0], r.ci[1], r.seconds
+
+    return method
+
+
 def _peer(name: str) -> Method:
     def method(x: np.ndarray, y: np.ndarray, seed: int, discrete: str) -> tuple[float, float, float, float, float]:
         try:
@@ -82,6 +96,8 @@ def run(
 
     The tasks are ``tasks``, or those of ``family`` (see :data:`~neuralmi.benchmark.tasks.FAMILIES`),
     or by default the ``classic`` family (:data:`~neuralmi.benchmark.tasks.QUICK_TASKS` with ``quick``).
+    A conditional task (family ``cmi``) is estimated by :func:`~neuralmi.estimate_cmi` alone, as
+    ``neuralmi[cmi]``: the bounds and peers estimate I(X;Y) and do not apply.
     """
     if tasks and family is not None:
         raise NeuralMIError("give tasks or a family, not both")
@@ -93,14 +109,15 @@ def run(
         if peer not in PEERS:
             raise NeuralMIError(f"unknown peer {peer!r}; choose from {sorted(PEERS)}")
     methods = {f"neuralmi[{b}]": _neuralmi(b, quick) for b in bounds} | {p: _peer(p) for p in peers}
+    conditional = {"neuralmi[cmi]": _neuralmi_cmi(quick)}
     records = []
     for name in names:
-        task = get_task(name)
+        task = find_task(name)
         n = min(task.n, QUICK_N) if quick else task.n
         for seed in range(seeds):
-            x, y = task.sample(seed, n)
-            for method, fn in methods.items():
-                nats, se, lo, hi, secs = fn(x, y, seed, task.discrete)
+            data = task.sample(seed, n)
+            for method, fn in (conditional if isinstance(task, CMITask) else methods).items():
+                nats, se, lo, hi, secs = fn(*data, seed, task.discrete)
                 record = Record(name, method, seed, n, task.truth, nats, se, lo, hi, secs, task.truth_stderr)
                 records.append(record)
                 if progress is not None:

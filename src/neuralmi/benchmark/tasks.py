@@ -8,6 +8,7 @@ from typing import Literal
 
 import numpy as np
 
+from neuralmi.benchmark.cmi import CMI_TASKS, CMITask
 from neuralmi.benchmark.distributions import (
     BinaryChannel,
     CorrelatedGaussian,
@@ -31,7 +32,7 @@ from neuralmi.benchmark.nongaussian import (
 )
 from neuralmi.errors import NeuralMIError
 
-__all__ = ["FAMILIES", "QUICK_TASKS", "TASKS", "Task", "get_family", "get_task"]
+__all__ = ["FAMILIES", "QUICK_TASKS", "TASKS", "Task", "find_task", "get_family", "get_task"]
 
 
 @dataclass(frozen=True)
@@ -226,11 +227,13 @@ FAMILIES: dict[str, tuple[str, ...]] = {
         "asinh_student_t_3x3_dof2",
         "swiss_roll_2x1",
     ),
+    "cmi": tuple(CMI_TASKS),
 }
 """Task names by family (hand-written): ``classic``, the suite the project started with (mostly
 Gaussian copulas), and ``nongaussian``, dependence no Gaussian copula describes: heavy tails,
 spirals, a ring, zero-correlation functions, mixtures, class labels, bounded support and the
-maps of Czyż et al. (2023)."""
+maps of Czyż et al. (2023); ``cmi``, triples (X, Y, Z) with known I(X;Y|Z)
+(:data:`~neuralmi.benchmark.cmi.CMI_TASKS`), estimated with :func:`~neuralmi.estimate_cmi`."""
 
 
 def get_task(name: str) -> Task:
@@ -242,6 +245,15 @@ def get_task(name: str) -> Task:
     if name not in TASKS:
         raise NeuralMIError(f"unknown task {name!r}; expected one of: {', '.join(TASKS)}")
     return TASKS[name]
+
+
+def find_task(name: str) -> Task | CMITask:
+    """The task registered as ``name``, a pair task of :data:`TASKS` or a conditional one of :data:`~neuralmi.benchmark.cmi.CMI_TASKS`.
+
+    >>> find_task("cmi_chain_1d").truth
+    0.0
+    """
+    return CMI_TASKS[name] if name in CMI_TASKS else get_task(name)
 
 
 def get_family(name: str) -> tuple[str, ...]:
