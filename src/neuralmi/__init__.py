@@ -1,6 +1,6 @@
 """neuralmi: neural estimation of mutual information in PyTorch.
 
-Measure I(X;Y) with :func:`estimate_mi`, or train with it as a loss through :class:`MILoss`.
+Measure I(X;Y) with :func:`estimate_mi` (or the classical :func:`ksg`), or train with it as a loss through :class:`MILoss`.
 """
 
 from neuralmi._version import __version__
@@ -9,6 +9,7 @@ from neuralmi.critics import BilinearCritic, ConcatCritic, SeparableCritic
 from neuralmi.errors import NeuralMIError
 from neuralmi.estimate import EstimatorConfig, MIResult, MIWarning, estimate_mi
 from neuralmi.io import load, save
+from neuralmi.ksg import ksg
 from neuralmi.losses import CLUB, MINE, MILoss
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "estimate_mi",
     "infonce",
     "js",
+    "ksg",
     "load",
     "nwj",
     "save",
