@@ -11,6 +11,7 @@ from neuralmi.estimate import EstimatorConfig, MIResult, MIWarning, estimate_mi
 from neuralmi.io import load, save
 from neuralmi.ksg import ksg
 from neuralmi.losses import CLUB, MINE, MILoss
+from neuralmi.matrix import MIMatrix, mi_matrix
 
 __all__ = [
     "BOUNDS",
@@ -20,6 +21,7 @@ __all__ = [
     "ConcatCritic",
     "EstimatorConfig",
     "MILoss",
+    "MIMatrix",
     "MIResult",
     "MIWarning",
     "NeuralMIError",
@@ -31,6 +33,7 @@ __all__ = [
     "js",
     "ksg",
     "load",
+    "mi_matrix",
     "nwj",
     "save",
     "smile",
