@@ -14,7 +14,7 @@ import neuralmi
 from neuralmi.benchmark.peers import PEERS
 from neuralmi.benchmark.peers import ksg as peer_ksg
 from neuralmi.errors import NeuralMIError
-from neuralmi.ksg import KSGEstimate, ksg
+from neuralmi.ksg import KSGEstimate, _ksg_value, ksg
 
 
 def naive_ksg(x: np.ndarray, y: np.ndarray, k: int = 3) -> float:
@@ -32,11 +32,20 @@ def gaussian_pair(n: int, dim: int, rho: float, seed: int) -> tuple[np.ndarray, 
     return x, rho * x + math.sqrt(1 - rho**2) * rng.normal(size=(n, dim))
 
 
-@pytest.mark.parametrize(("seed", "dim", "k"), [(0, 1, 3), (1, 2, 3), (2, 3, 5), (3, 1, 1), (4, 4, 3)])
+@pytest.mark.parametrize(("seed", "dim", "k"), [(0, 1, 3), (1, 2, 3), (2, 3, 5), (3, 1, 1), (4, 4, 3), (5, 8, 3)])
 def test_matches_the_all_pairs_reference_where_no_ties_exist(seed: int, dim: int, k: int) -> None:
     x, y = gaussian_pair(600, dim, 0.7, seed)
     assert ksg(x, y, k, blocks=0) == pytest.approx(naive_ksg(x, y, k), abs=1e-10)
     assert ksg(x, y, k, jitter=0.0, blocks=0) == pytest.approx(naive_ksg(x, y, k), abs=1e-10)
+
+
+@pytest.mark.parametrize("dim", [1, 3, 8])
+def test_kd_trees_and_blocks_of_distances_count_alike(dim: int) -> None:
+    """Both search paths, on the same data, give the same estimate (blocks of 512 rows: 1,100 rows span three)."""
+    x, y = gaussian_pair(1100, dim, 0.6, dim)
+    assert _ksg_value(x, y, 3, "kdtree") == pytest.approx(_ksg_value(x, y, 3, "blocks"), abs=1e-12)
+    tied = np.round(x * 2) / 2
+    assert _ksg_value(tied, y, 3, "kdtree") == pytest.approx(_ksg_value(tied, y, 3, "blocks"), abs=1e-12)
 
 
 def test_the_benchmark_peer_is_the_public_estimator() -> None:
