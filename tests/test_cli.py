@@ -295,3 +295,47 @@ def test_discrete_labels_from_a_table_with_threads(tmp_path: Path, capsys: pytes
     assert out["mi_nats"] > 0.3  # three well-separated classes: about 0.75 nats
     assert main([*args[:-2], "--threads", "0"]) == 2
     assert "--threads must be at least 1" in capsys.readouterr().err
+
+
+@pytest.fixture
+def columns_csv(tmp_path: Path) -> Path:
+    import pandas as pd
+
+    rng = np.random.default_rng(4)
+    z = rng.normal(size=(800, 2))
+    table = pd.DataFrame({"a": z[:, 0], "b": 0.8 * z[:, 0] + 0.6 * z[:, 1], "c": rng.normal(size=800)})
+    table["label"] = np.where(table["a"] + 0.5 * rng.normal(size=800) > 0, "up", "down")
+    table.to_csv(tmp_path / "cols.csv", index=False)
+    return tmp_path / "cols.csv"
+
+
+def test_matrix_json_of_chosen_columns(columns_csv: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`neuralmi matrix`: the Gaussian pair a-b at its closed form 1/2 ln(1/(1-0.64)), within error bars; strict JSON."""
+    assert main(["matrix", str(columns_csv), "--columns", "0:3", "--critic", "gaussian", "--json", "--quiet"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["rows"] == out["columns"] == ["a", "b", "c"] and out["nats"][0][0] is None
+    assert abs(out["nats"][0][1] - 0.5 * math.log(1 / 0.36)) < 4 * out["stderr"][0][1]
+    assert main(["matrix", str(columns_csv), "--columns", "a,b,c", "--critic", "gaussian", "--quiet"]) == 0
+    assert "held-out; 3 pairs" in capsys.readouterr().out
+
+
+def test_matrix_target_groups_discrete_and_plot(columns_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("matplotlib")
+    plot = tmp_path / "rank.png"
+    args = ["matrix", str(columns_csv), "--target", "label", "--discrete", "label", "--group", "ab=a,b", "--group", "c=c"]
+    assert main([*args, "--steps", "50", "--seed", "1", "--threads", "1", "--plot", str(plot), "--quiet"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].startswith("ab") and lines[2].startswith("c") and plot.exists()
+    assert main([*args, "--plot", str(plot)]) == 2
+    assert "already exists" in capsys.readouterr().err
+
+
+def test_matrix_usage_errors(columns_csv: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["matrix", str(columns_csv), "--target", "zz", "--quiet"]) == 2
+    assert "no column named 'zz'" in capsys.readouterr().err
+    assert main(["matrix", str(columns_csv), "--group", "nogroup", "--quiet"]) == 2
+    assert "--group takes NAME=COLS" in capsys.readouterr().err
+    assert main(["matrix", str(columns_csv), "--critic", "gaussian", "--quiet"]) == 2  # the label column is text
+    assert "declare it with discrete=['label']" in capsys.readouterr().err
+    assert main(["matrix", str(columns_csv), "--columns", "a:c", "--quiet"]) == 2
+    assert "ranges a:b of indices" in capsys.readouterr().err

@@ -1,6 +1,7 @@
 """neuralmi: neural estimation of mutual information in PyTorch.
 
-Measure I(X;Y) with :func:`estimate_mi` (and I(X;Y|Z) with :func:`estimate_cmi`), or train with it as a loss through :class:`MILoss`.
+Measure I(X;Y) with :func:`estimate_mi` (I(X;Y|Z) with :func:`estimate_cmi`, many pairs with :func:`mi_matrix`, or the classical
+:func:`ksg`), or train with it as a loss through :class:`MILoss`.
 """
 
 from neuralmi._version import __version__
@@ -10,7 +11,9 @@ from neuralmi.critics import BilinearCritic, ConcatCritic, SeparableCritic
 from neuralmi.errors import NeuralMIError
 from neuralmi.estimate import EstimatorConfig, MIResult, MIWarning, estimate_mi
 from neuralmi.io import load, save
+from neuralmi.ksg import ksg
 from neuralmi.losses import CLUB, MINE, MILoss
+from neuralmi.matrix import MIMatrix, mi_matrix
 
 __all__ = [
     "BOUNDS",
@@ -21,6 +24,7 @@ __all__ = [
     "ConcatCritic",
     "EstimatorConfig",
     "MILoss",
+    "MIMatrix",
     "MIResult",
     "MIWarning",
     "NeuralMIError",
@@ -31,7 +35,9 @@ __all__ = [
     "estimate_mi",
     "infonce",
     "js",
+    "ksg",
     "load",
+    "mi_matrix",
     "nwj",
     "save",
     "smile",

@@ -119,9 +119,107 @@ def _parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
+    _matrix_parser(sub)
+
     bounds = sub.add_parser("bounds", help="list the bounds and critics")
     bounds.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
+
+
+def _matrix_parser(sub: Any) -> None:
+    mat = sub.add_parser("matrix", help="held-out MI of every pair of columns (or groups), or of each against a target")
+    mat.add_argument("table", help="samples as columns: .npy (2-D), .npz (one array), .csv, .tsv or .parquet")
+    mat.add_argument("--columns", help="columns to pair: names or indices, comma-separated, ranges a:b (default: all)")
+    mat.add_argument("--target", help="pair each column with this one (a name or index) instead of with each other")
+    mat.add_argument("--group", action="append", metavar="NAME=COLS", help="a group of columns as one variable (repeat)")
+    mat.add_argument("--discrete", help="columns holding class labels (the target too): one-hot, never one ordered number")
+    mat.add_argument("--critic", choices=["separable", "gaussian"], help="separable (trained, default) or gaussian alone")
+    mat.add_argument("--no-gaussian-critic", dest="gaussian_critic", action="store_false", default=None)
+    mat.add_argument("--steps", type=int, dest="max_steps", help="maximum training steps of the batched pass")
+    mat.add_argument("--batch-size", type=int)
+    mat.add_argument("--test-fraction", type=float)
+    mat.add_argument("--seed", type=int)
+    mat.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when available)")
+    mat.add_argument("--threads", type=int, help="torch CPU threads (default: chosen from the width of the batched pass)")
+    mat.add_argument("--json", action="store_true", help="print a JSON object instead of a table")
+    mat.add_argument("--plot", type=Path, help="write a heatmap (with --target: ranked bars) to this PNG")
+    mat.add_argument("--force", action="store_true", help="overwrite an existing --plot file")
+    mat.add_argument("--quiet", action="store_true", help="no progress bar, no warnings")
+    mat.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+
+def _labels(table: Any, spec: str, path: str) -> list[Any]:
+    """The column labels a --columns style spec names (names or indices of a DataFrame, indices of an array)."""
+    import numpy as np
+
+    from neuralmi.tables import select_columns
+
+    try:
+        if hasattr(table, "columns"):
+            return list(select_columns(table.iloc[:0], spec, path).columns)
+        return [int(i) for i in select_columns(np.arange(np.shape(table)[1])[None, :], spec, path)[0]]
+    except NeuralMIError:
+        raise
+    except ValueError:  # a range of names: ranges a:b take indices
+        raise UsageError(
+            f"{path}: cannot read the columns {spec!r}: names or indices, comma-separated; ranges a:b of indices"
+        ) from None
+
+
+def _matrix(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from neuralmi.matrix import mi_matrix
+    from neuralmi.tables import read_table
+
+    _check_output(args.plot, args.force)
+    _check_threads(args.threads)
+    if args.plot is not None:
+        _require_plotting()
+    table = read_table(args.table)
+    if isinstance(table, dict):
+        if len(table) != 1:
+            raise UsageError(f"{args.table}: holds several arrays {sorted(table)}; save the table as one 2-D array")
+        table = next(iter(table.values()))
+    if np.ndim(table) != 2:
+        raise UsageError(f"{args.table}: a table of columns is 2-D, got shape {np.shape(table)}")
+    path = str(args.table)
+    target = _labels(table, args.target, path)[0] if args.target else None
+    groups = None
+    if args.group:
+        groups = {}
+        for item in args.group:
+            name, sep, cols = item.partition("=")
+            if not sep or not name or not cols:
+                raise UsageError(f"--group takes NAME=COLS, got {item!r}")
+            groups[name] = _labels(table, cols, path)
+    elif args.columns:
+        groups = {c: [c] for c in _labels(table, args.columns, path) if c != target}
+    discrete = _labels(table, args.discrete, path) if args.discrete else []
+    flags = ("critic", "gaussian_critic", "max_steps", "batch_size", "test_fraction", "seed", "device")
+    options = {k: getattr(args, k) for k in flags if getattr(args, k) is not None}
+    _config(options)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = mi_matrix(
+            table, target, groups=groups, discrete=discrete, threads=args.threads,
+            progress=not args.quiet and sys.stderr.isatty(), **options,
+        )  # fmt: skip
+    if not args.quiet:
+        _print_warnings(caught)
+    if args.json:
+        print(json.dumps(result.to_dict(), allow_nan=False))
+    elif target is not None:
+        print(f"{'feature':<24} {'I(feature; ' + str(target) + ') nats':>24} {'95% CI':>19}")
+        for (name, _), r in sorted(result.results.items(), key=lambda item: -item[1].nats):
+            ci = f"[{r.ci[0]:.4f}, {r.ci[1]:.4f}]"
+            print(f"{name!s:<24} {r.nats:>24.4f} {ci:>19}")
+        print(f"(held-out; {len(result.results)} pairs, {result.seconds:.1f} s)")
+    else:
+        print(result)
+    if args.plot is not None:
+        result.plot(args.plot)
+    return 0
 
 
 def _check_output(path: Path | None, force: bool) -> None:
@@ -449,6 +547,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _demo(args)
         if args.command == "bench":
             return _bench(args)
+        if args.command == "matrix":
+            return _matrix(args)
         return _bounds()
     except (NeuralMIError, OSError) as err:  # the user's input, settings or files (missing, unwritable, disk full)
         if args.debug:

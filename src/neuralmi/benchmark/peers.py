@@ -1,4 +1,4 @@
-"""Peer estimators run on the very same samples: KSG (classical k-NN) and torch-mist (in its own venv).
+"""Peer estimators run on the very same samples: KSG (classical k-NN, :func:`neuralmi.ksg`) and torch-mist (in its own venv).
 
 torch-mist needs numpy < 2 and pandas, so it is never a dependency of neuralmi: ``make peers``
 builds ``.peers-venv`` and :func:`torch_mist` runs a small worker script there through a
@@ -12,14 +12,15 @@ import os
 import subprocess
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from neuralmi.data import split_indices
 from neuralmi.estimate import EstimatorConfig
+from neuralmi.ksg import ksg as public_ksg
 
 __all__ = ["PEERS", "PeerResult", "ksg", "neuralmi_split", "peers_python", "torch_mist"]
 
@@ -34,26 +35,10 @@ class PeerResult:
     seconds: float
 
 
-def _max_norm_counts(z: torch.Tensor, radius: torch.Tensor, chunk: int) -> torch.Tensor:
-    """For each row i, the number of rows j != i with ||z_j - z_i||_inf < radius_i."""
-    counts = []
-    for start in range(0, len(z), chunk):
-        d = torch.cdist(z[start : start + chunk], z, p=float("inf"))
-        counts.append((d < radius[start : start + chunk, None]).sum(1) - 1)
-    return torch.cat(counts)
+def ksg(x: np.ndarray, y: np.ndarray, k: int = 3, chunk: int | None = None) -> PeerResult:
+    r"""The KSG estimator :func:`neuralmi.ksg` (Kraskov et al. 2004, algorithm 1) as a peer: its estimate and wall time.
 
-
-def _jitter(a: np.ndarray) -> np.ndarray:
-    """Flattened float64 copy with noise of 1e-10 of each feature's scale: ties (discrete data) break as in sklearn."""
-    flat = np.ascontiguousarray(a.reshape(len(a), -1), dtype=np.float64)
-    scale = np.maximum(flat.std(axis=0), 1e-300)
-    return flat + 1e-10 * scale * np.random.default_rng(0).normal(size=flat.shape)
-
-
-def ksg(x: np.ndarray, y: np.ndarray, k: int = 3, chunk: int = 1024) -> PeerResult:
-    r"""KSG estimator, algorithm 1 of Kraskov, Stögbauer & Grassberger (2004), max-norm, O(n^2) memory-bounded.
-
-    .. math:: \hat I = \psi(k) + \psi(n) - \langle \psi(n_x + 1) + \psi(n_y + 1) \rangle
+    ``chunk`` is unused (the KD-tree needs no chunking) and kept only so old calls keep working.
 
     >>> import math
     >>> rng = np.random.default_rng(0)
@@ -61,17 +46,10 @@ def ksg(x: np.ndarray, y: np.ndarray, k: int = 3, chunk: int = 1024) -> PeerResu
     >>> abs(ksg(x, y).nats - 0.5 * math.log(2)) < 0.05
     True
     """
+    if chunk is not None:
+        warnings.warn("ksg's chunk argument is unused: the KD-tree estimator needs no chunking", DeprecationWarning, stacklevel=2)
     start = time.perf_counter()
-    tx, ty = (torch.from_numpy(_jitter(a)) for a in (x, y))
-    n = len(tx)
-    eps = []
-    for s in range(0, n, chunk):
-        d = torch.maximum(torch.cdist(tx[s : s + chunk], tx, p=float("inf")), torch.cdist(ty[s : s + chunk], ty, p=float("inf")))
-        eps.append(d.kthvalue(k + 1, dim=1).values)  # the 0th neighbour is the point itself
-    radius = torch.cat(eps)
-    nx, ny = _max_norm_counts(tx, radius, chunk), _max_norm_counts(ty, radius, chunk)
-    digamma = torch.special.digamma
-    value = digamma(torch.tensor(float(k))) + digamma(torch.tensor(float(n))) - (digamma(nx + 1.0) + digamma(ny + 1.0)).mean()
+    value = public_ksg(x, y, k, blocks=0)
     return PeerResult(float(value), time.perf_counter() - start)
 
 
