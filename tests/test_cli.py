@@ -6,12 +6,17 @@ import json
 import math
 import subprocess
 import sys
+import warnings
 from pathlib import Path
+from typing import get_args
 
 import numpy as np
 import pytest
 
 from neuralmi.cli import main
+from neuralmi.config import LR_SCHEDULES
+from neuralmi.critics import CriticName
+from neuralmi.data import Preprocess
 
 FAST = ["--steps", "20", "--quiet"]
 
@@ -132,8 +137,8 @@ def test_plot_and_save_then_load(pair: tuple[Path, Path]) -> None:
     assert main(["estimate", str(pair[0]), str(pair[1]), "--plot", str(out / "c.png"), "--save", str(out / "m"), *FAST]) == 0
     assert (out / "c.png").read_bytes()[:4] == b"\x89PNG"
     saved = load(out / "m")
-    nats, stderr = saved.estimate(np.load(pair[0]), np.load(pair[1]))
-    assert np.isfinite(nats) and stderr > 0
+    again = saved.estimate(np.load(pair[0]), np.load(pair[1]))
+    assert np.isfinite(again.nats) and again.stderr > 0
     with pytest.raises(ValueError, match=r"shape \(3,\), the critic was fitted on \(2,\)"):
         saved.estimate(np.zeros((50, 3)), np.zeros((50, 2)))
 
@@ -148,6 +153,29 @@ def test_load_refuses_other_format_versions(pair: tuple[Path, Path]) -> None:
     (out / "result.json").write_text(json.dumps(meta))
     with pytest.raises(ValueError, match="format version 99"):
         load(out)
+
+
+@pytest.mark.parametrize(
+    ("flag", "choices"),
+    [("--critic", get_args(CriticName)), ("--lr-schedule", LR_SCHEDULES), ("--preprocess", get_args(Preprocess))],
+)
+def test_choices_are_the_typed_choices_of_the_library(
+    pair: tuple[Path, Path], capsys: pytest.CaptureFixture[str], flag: str, choices: tuple[str, ...]
+) -> None:
+    """argparse refuses a value outside the library's Literal and lists exactly its values."""
+    assert main(["estimate", str(pair[0]), str(pair[1]), flag, "nope", *FAST]) == 2
+    assert f"(choose from {', '.join(repr(c) for c in choices)})" in capsys.readouterr().err
+
+
+def test_device_is_a_run_time_option(pair: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    """--device reaches estimate_mi as its keyword (no DeprecationWarning); a malformed device is a usage error."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        assert main(["estimate", str(pair[0]), str(pair[1]), "--device", "cpu", "--json", *FAST]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["device"] == "cpu" and "device" not in out["config"]
+    assert main(["estimate", str(pair[0]), str(pair[1]), "--device", "gpu", *FAST]) == 2
+    assert "device must be 'auto', 'cpu', 'cuda'" in capsys.readouterr().err
 
 
 def test_bounds_lists_bounds_and_critics(capsys: pytest.CaptureFixture[str]) -> None:

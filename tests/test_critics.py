@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import io
 import math
 
@@ -12,6 +13,7 @@ from torch import nn
 
 from neuralmi.critics import (
     CRITICS,
+    NETWORK_OPTIONS,
     BilinearCritic,
     ConcatCritic,
     GaussianCritic,
@@ -19,7 +21,9 @@ from neuralmi.critics import (
     SeparableCritic,
     make_critic,
     mlp,
+    options_of,
 )
+from neuralmi.errors import NeuralMIError
 
 
 def small(name: str, x_dim: int = 3, y_dim: int = 2, **kw: object) -> nn.Module:
@@ -127,6 +131,21 @@ def test_bad_configuration_errors() -> None:
         ConcatCritic(0, 2)
     with pytest.raises(ValueError, match="unknown activation"):
         mlp(2, (4,), 1, activation="swish")  # type: ignore[arg-type]
+    for bad in [(0,), (8, -1), (4.0,), "64"]:
+        with pytest.raises(NeuralMIError, match=r"hidden must be a sequence of positive int layer widths"):
+            ConcatCritic(2, 2, hidden=bad)  # type: ignore[arg-type]
+        with pytest.raises(NeuralMIError, match=r"hidden must be a sequence of positive int layer widths"):
+            SeparableCritic(2, 2, hidden=bad)  # type: ignore[arg-type]
+    with pytest.raises(NeuralMIError, match="embed_dim must be a positive int"):
+        SeparableCritic(2, 2, embed_dim=0)
+
+
+@pytest.mark.parametrize("name", sorted(CRITICS))
+def test_options_of_reads_the_constructor(name: str) -> None:
+    """The layout options a critic takes are the NETWORK_OPTIONS among its constructor's parameters."""
+    parameters = inspect.signature(CRITICS[name]).parameters
+    assert options_of(name) == tuple(o for o in NETWORK_OPTIONS if o in parameters)
+    assert options_of(name) == {"concat": ("hidden", "activation"), "separable": NETWORK_OPTIONS}.get(name, ())
 
 
 def test_gaussian_critic_is_the_fitted_gaussian_log_density_ratio() -> None:

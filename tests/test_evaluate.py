@@ -77,6 +77,80 @@ def test_dv_stderr_is_the_delete_one_jackknife() -> None:
     assert stderr == pytest.approx(math.sqrt((n - 1) / n * ((loo - loo.mean()) ** 2).sum()), rel=1e-6)
 
 
+def _jackknife(loo: np.ndarray) -> float:
+    n = len(loo)
+    return math.sqrt((n - 1) / n * ((loo - loo.mean()) ** 2).sum())
+
+
+@pytest.mark.parametrize("block_size", [100, 4])
+def test_infonce_stderr_is_the_delete_one_jackknife(block_size: int) -> None:
+    """Leaving a sample out removes its row and its column from its block; blocks are scored apart."""
+    n = 9
+    table = torch.randn(n, n, generator=torch.Generator().manual_seed(6), dtype=torch.float64) * 2 + 3 * torch.eye(n)
+    t = table.float().double()
+    h = score_blocks(Table(table.float()), _indices(n), _indices(n), block_size)
+    value, stderr = summarise(h, "infonce")
+    blocks = [torch.tensor(b) for b in np.array_split(np.arange(n), max(1, n // block_size))]
+
+    def rows_sum(keep: list[Tensor]) -> float:  # the sum of InfoNCE's per-row terms over blocks of kept samples
+        return sum(len(k) * infonce(t[k][:, k]).item() for k in keep)
+
+    loo = np.array(
+        [rows_sum([b[b != i] for b in blocks]) / (n - 1) for i in range(n)]  # each b[b != i] is a block without sample i
+    )
+    assert value == pytest.approx(rows_sum(blocks) / n, abs=1e-6)
+    assert stderr == pytest.approx(_jackknife(loo), rel=1e-6)
+
+
+class GaussianRatio(nn.Module):
+    """The log density ratio of a standard bivariate normal with correlation rho, plus ``tilt * y``.
+
+    ``log p(y|x) / p(y) = -log(1 - rho^2) / 2 - (y - rho x)^2 / (2 (1 - rho^2)) + y^2 / 2``; the term in y
+    alone, which any separable critic can carry, leaves DV unchanged but not InfoNCE, and ties rows
+    that share a block's y's together.
+    """
+
+    def __init__(self, rho: float, tilt: float) -> None:
+        super().__init__()
+        self.rho, self.tilt = rho, tilt
+
+    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        r, x, y = self.rho, x[:, 0], y[:, 0]
+        ratio = -0.5 * math.log(1 - r * r) - (y[None, :] - r * x[:, None]) ** 2 / (2 * (1 - r * r)) + y[None, :] ** 2 / 2
+        return ratio + self.tilt * y[None, :]
+
+
+@pytest.mark.parametrize(("tilt", "n", "block_size"), [(0.0, 256, 1024), (1.0, 256, 1024), (1.0, 512, 128)])
+def test_infonce_stderr_matches_the_spread_over_seeds(tilt: float, n: int, block_size: int) -> None:
+    """The mean InfoNCE standard error equals the standard deviation of the estimate over 200 samples of a Gaussian pair.
+
+    Tolerance: 3 standard errors of the difference (the sample SD's is SD / sqrt(2 (R - 1))). The
+    per-row iid formula the jackknife replaced is off by more than that where the critic has a term in y.
+    """
+    rho, repeats = 0.5, 200
+    critic = GaussianRatio(rho, tilt)
+    values, stderrs, iid = [], [], []
+    for seed in range(repeats):
+        rng = np.random.default_rng(seed)
+        x = rng.normal(size=(n, 1))
+        y = rho * x + math.sqrt(1 - rho * rho) * rng.normal(size=(n, 1))
+        h = score_blocks(critic, torch.tensor(x, dtype=torch.float32), torch.tensor(y, dtype=torch.float32), block_size)
+        value, stderr = summarise(h, "infonce")
+        values.append(value)
+        stderrs.append(stderr)
+        terms = h.joint - h.row_all + np.log(h.block)
+        iid.append(terms.std(ddof=1) / math.sqrt(n))
+    spread, mean_se = float(np.std(values, ddof=1)), float(np.mean(stderrs))
+    tolerance = 3 * math.hypot(spread / math.sqrt(2 * (repeats - 1)), float(np.std(stderrs, ddof=1)) / math.sqrt(repeats))
+    assert abs(mean_se - spread) < tolerance
+    covered = np.mean(np.abs(np.array(values) - np.mean(values)) <= 1.959964 * np.array(stderrs))
+    assert abs(covered - 0.95) < 3 * math.sqrt(0.95 * 0.05 / repeats)
+    if tilt == 0.0:  # the optimal critic: InfoNCE is a lower bound on the closed-form MI
+        assert np.mean(values) < -0.5 * math.log(1 - rho * rho) + 3 * spread / math.sqrt(repeats)
+    else:
+        assert abs(float(np.mean(iid)) - spread) > tolerance
+
+
 def test_the_untrained_critic_gives_exactly_zero() -> None:
     n = 2500
     h = score_blocks(Table(torch.zeros(n, n)), _indices(n), _indices(n), 1024)
@@ -110,3 +184,14 @@ def test_float64_scores_keep_their_joint_terms() -> None:
     assert np.isfinite(high.joint).all()
     np.testing.assert_allclose(high.joint, low.joint, rtol=1e-6)
     np.testing.assert_allclose(summarise(high, "dv"), summarise(low, "dv"), rtol=1e-5)
+
+
+def test_column_terms_are_scored_only_for_infonce() -> None:
+    """Scored for DV, the statistics skip InfoNCE's column terms, and summarise says so rather than guess."""
+    table = torch.randn(6, 6, generator=torch.Generator().manual_seed(7))
+    for_dv = score_blocks(Table(table), _indices(6), _indices(6), 100, "dv")
+    both = score_blocks(Table(table), _indices(6), _indices(6), 100)
+    assert for_dv.nce_col is None and both.nce_col is not None
+    assert summarise(for_dv, "dv") == summarise(both, "dv")
+    with pytest.raises(ValueError, match="score them with report='infonce'"):
+        summarise(for_dv, "infonce")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from neuralmi import SeparableCritic, estimate_mi
+from neuralmi import EstimatorConfig, MIResult, SeparableCritic, estimate_mi
 from neuralmi.errors import NeuralMIError
 from neuralmi.io import load, save
 
@@ -83,10 +84,40 @@ def test_every_candidate_critic_saves_and_loads_back(tmp_path: Path, kind: str) 
         result = estimate_mi(x, y, progress=False, max_steps=100, gaussian_critic=False, **options)
     assert result.critic_kind == kind, result.selection  # each data set is one its candidate wins
     saved = load(save(result, tmp_path / "est"))
-    value, stderr = saved.estimate(x, y)
-    again = result.evaluate(x, y)
-    assert value == pytest.approx(again.nats, abs=1e-6) and stderr == pytest.approx(again.stderr, abs=1e-6)
+    estimate, again = saved.estimate(x, y), result.evaluate(x, y)
+    assert isinstance(estimate, MIResult) and estimate.critic_kind == kind and estimate.n_test == len(x)
+    assert estimate.nats == pytest.approx(again.nats, abs=1e-6) and estimate.stderr == pytest.approx(again.stderr, abs=1e-6)
     assert saved.summary["critic_spec"]["type"] in ("density_ratio", "one_hot")
     assert saved.summary["preprocess"] == result.preprocess
     if kind.startswith("density_ratio"):
         assert result.preprocess == "standardize" and type(saved.x_prep).__name__ == "Standardizer"
+
+
+def test_estimate_returns_a_result_that_still_unpacks_with_a_warning(tmp_path: Path) -> None:
+    """``saved.estimate`` is ``MIResult.evaluate`` of the saved result; the old tuple unpacking warns and still works."""
+    x, y = samples()
+    result = fit()
+    saved = load(save(result, tmp_path / "m"))
+    estimate = saved.estimate(x[:100], y[:100], report="infonce")
+    again = result.evaluate(x[:100], y[:100], report="infonce")
+    assert isinstance(estimate, MIResult) and (estimate.report, estimate.n_test) == ("infonce", 100)
+    assert (estimate.nats, estimate.stderr, estimate.ci) == (again.nats, again.stderr, again.ci)
+    assert estimate.config == result.config and estimate.x_shape == (2,) and estimate.evaluate(x, y).n_test == 200
+    with pytest.warns(DeprecationWarning, match=r"reading an MIResult as the tuple \(nats, stderr\) is deprecated") as caught:
+        nats, stderr = saved.estimate(x[:100], y[:100], report="infonce")
+    assert (nats, stderr) == (estimate.nats, estimate.stderr) and caught[0].filename == __file__  # points at the caller
+    with pytest.warns(DeprecationWarning, match="reading an MIResult as the tuple"):
+        assert (estimate[0], estimate[1]) == (estimate.nats, estimate.stderr)
+
+
+def test_files_saved_with_run_time_options_in_the_config_load_quietly(tmp_path: Path) -> None:
+    """Files written when device, progress and the checkpoint were config fields load without a DeprecationWarning."""
+    d = save(fit(), tmp_path / "m")
+    summary = json.loads((d / "result.json").read_text())
+    summary["config"].update(device=None, progress=False, checkpoint=None, checkpoint_every=1)
+    (d / "result.json").write_text(json.dumps(summary))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        saved = load(d)
+        estimate = saved.estimate(*samples())
+    assert estimate.n_test == 200 and estimate.config == EstimatorConfig(max_steps=10, gaussian_critic=False)

@@ -75,7 +75,7 @@ def test_batched_training_equals_separate_training() -> None:
     gen = torch.Generator().manual_seed(0)
     z = torch.randn(600, 3, generator=gen)
     cols = torch.stack([z[:, 0], z[:, 1], z[:, 0] + z[:, 1] + 0.5 * z[:, 2], z[:, 2]], 1)
-    cfg = EstimatorConfig(hidden=(16,), embed_dim=4, max_steps=80, eval_every=40, batch_size=64, progress=False, patience=2)
+    cfg = EstimatorConfig(hidden=(16,), embed_dim=4, max_steps=80, eval_every=40, batch_size=64, patience=2)
     train, val = cols[:450], cols[450:]
     pairs = [([0, 1], [2]), ([3], [2])]
     index = torch.tensor([[[0, 1], [2, 4]], [[3, 4], [2, 4]]])  # column 4 is the zero padding

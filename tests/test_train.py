@@ -22,7 +22,7 @@ def test_the_trainer_follows_the_schedule_and_plateau_halvings() -> None:
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(200, 2, generator=gen)
     y = 0.5 * x + torch.randn(200, 2, generator=gen)
-    cfg = EstimatorConfig(max_steps=60, eval_every=5, patience=100, decay_after=1, batch_size=32, lr=3e-3, progress=False)
+    cfg = EstimatorConfig(max_steps=60, eval_every=5, patience=100, decay_after=1, batch_size=32, lr=3e-3)
     trainer = Trainer(build_critic(cfg, 2, 2), cfg, (x[:150], y[:150]), (x[150:], y[150:]), first_margin=0.0)
     rates: list[float] = []
     trainer.optimizer.register_step_pre_hook(lambda opt, args, kwargs: rates.append(opt.param_groups[0]["lr"]))
@@ -48,7 +48,7 @@ def test_a_critic_whose_curve_cannot_reach_a_rival_is_abandoned() -> None:
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(300, 1, generator=gen)
     y = 0.5 * x + torch.randn(300, 1, generator=gen)
-    cfg = EstimatorConfig(max_steps=400, eval_every=10, patience=100, batch_size=64, progress=False)
+    cfg = EstimatorConfig(max_steps=400, eval_every=10, patience=100, batch_size=64)
     free = Trainer(build_critic(cfg, 1, 1), cfg, (x[:200], y[:200]), (x[200:], y[200:]))
     free.run()
     assert free.step == 400 and not free.abandoned  # no rival: the whole budget

@@ -20,7 +20,9 @@ class HeldOut:
 
     ``joint[i] = T(x_i, y_i)``; ``row[i]`` / ``col[i]`` are the log-sums of e^T over the other
     samples of i's block as x / as y; ``row_all[i]`` includes the diagonal; ``block[i]`` is the
-    size of i's block.
+    size of i's block; ``nce_col[k] = sum_{i != k} -log(1 - e^(T(x_i, y_k) - row_all[i]))`` over
+    k's block is how much the other rows' InfoNCE log-normalisers drop when y_k leaves it (None
+    where the statistics were scored for another bound).
     """
 
     joint: np.ndarray
@@ -28,6 +30,7 @@ class HeldOut:
     col: np.ndarray
     row_all: np.ndarray
     block: np.ndarray
+    nce_col: np.ndarray | None = None
 
 
 def _log_sum_exp(scores: Tensor, dim: int) -> np.ndarray:
@@ -40,11 +43,26 @@ def _log_sum_exp(scores: Tensor, dim: int) -> np.ndarray:
     return np.log(sums.double().cpu().numpy()) + shift.squeeze(dim).double().cpu().numpy()
 
 
+def _column_drops(masked: Tensor, row_all: np.ndarray) -> np.ndarray:
+    """``sum_i -log(1 - p_ik)`` per column k, ``p_ik = e^(S_ik - row_all_i)`` (0 on the masked diagonal), in the scores' precision.
+
+    ``p`` is capped one unit in the last place below 1: a row that one other sample's score
+    dominates by more than the precision can tell (about 16 nats in float32) gives a large finite drop.
+    """
+    p = (masked - torch.from_numpy(row_all).to(masked.device, masked.dtype)[:, None]).exp_()
+    below_one = 1.0 - torch.finfo(masked.dtype).eps / 2
+    return p.clamp_(max=below_one).neg_().log1p_().sum(0, dtype=torch.float64).neg_().cpu().numpy()
+
+
 @torch.no_grad()
-def score_blocks(critic: nn.Module, x: Tensor, y: Tensor, block_size: int) -> HeldOut:
-    """Score held-out samples block by block (all pairs within each block of ~block_size rows)."""
-    n = len(x)
-    parts: list[list[np.ndarray]] = [[], [], [], []]
+def score_blocks(critic: nn.Module, x: Tensor, y: Tensor, block_size: int, report: str | None = None) -> HeldOut:
+    """Score held-out samples block by block (all pairs within each block of ~block_size rows).
+
+    ``report``: the bound the statistics are for; InfoNCE's column terms (``nce_col``, a few more
+    passes over each block) are computed for ``"infonce"`` or None only.
+    """
+    n, columns = len(x), report in (None, "infonce")
+    parts: list[list[np.ndarray]] = [[], [], [], [], [], []]
     for idx in np.array_split(np.arange(n), max(1, n // block_size)):
         s = critic(x[idx], y[idx])
         if s.dtype in (torch.float16, torch.bfloat16):
@@ -53,11 +71,14 @@ def score_blocks(critic: nn.Module, x: Tensor, y: Tensor, block_size: int) -> He
             s = s.clone()  # never write into a tensor the critic may keep (a view, a parameter)
         joint = s.diagonal().cpu().numpy().astype(np.float64, copy=True)  # a copy, before the diagonal is masked in place
         s.diagonal().fill_(float("-inf"))
-        stats = (joint, _log_sum_exp(s, 1), _log_sum_exp(s, 0), np.full(len(idx), float(len(idx))))
-        for store, value in zip(parts, stats):
-            store.append(value)
-    joint, row, col, block = (np.concatenate(p) for p in parts)
-    return HeldOut(joint, row, col, np.logaddexp(row, joint), block)
+        row = _log_sum_exp(s, 1)
+        row_all = np.logaddexp(row, joint)
+        stats = (joint, row, _log_sum_exp(s, 0), row_all, np.full(len(idx), float(len(idx))))
+        for store, value in zip(parts, (*stats, _column_drops(s, row_all) if columns else None)):
+            if value is not None:
+                store.append(value)
+    joint, row, col, row_all, block = (np.concatenate(p) for p in parts[:5])
+    return HeldOut(joint, row, col, row_all, block, np.concatenate(parts[5]) if columns else None)
 
 
 def _dv_like(h: HeldOut, kind: str) -> tuple[float, np.ndarray]:
@@ -78,18 +99,33 @@ def _dv_like(h: HeldOut, kind: str) -> tuple[float, np.ndarray]:
     return float(value), loo
 
 
+def _infonce(h: HeldOut) -> tuple[float, np.ndarray]:
+    """Estimate and leave-one-out values of InfoNCE, the mean of ``T_ii - log mean_j e^(T_ij)`` over rows.
+
+    Leaving sample k out drops its row's term, and from the other rows of its block its column:
+    their log-normalisers fall by ``nce_col[k]`` in all and their ``log B`` becomes ``log(B - 1)``.
+    """
+    if h.nce_col is None:
+        raise ValueError("these statistics were scored for another bound; score them with report='infonce'")
+    n, size = len(h.joint), h.block
+    terms = h.joint - h.row_all + np.log(size)
+    others = (size - 1) * (np.log(np.maximum(size - 1, 1)) - np.log(size))
+    return float(terms.mean()), (terms.sum() - terms + h.nce_col + others) / (n - 1)
+
+
 def summarise(h: HeldOut, report: str) -> tuple[float, float]:
     """(estimate in nats, standard error) of the ``report`` bound on held-out statistics.
 
-    DV and NWJ use the delete-one jackknife over samples (each sample leaves its joint term and
-    all its off-diagonal pairs); InfoNCE averages independent per-row terms.
+    The standard error is the delete-one jackknife over samples, ``sqrt((n-1)/n * sum (loo - mean loo)^2)``:
+    each sample leaves its joint term and every pair it is part of (its row and its column of
+    its block's score matrix), so the dependence between rows that share a block's y's is counted.
     """
     n = len(h.joint)
     if report == "infonce":
-        terms = h.joint - h.row_all + np.log(h.block)
-        return float(terms.mean()), float(terms.std(ddof=1) / math.sqrt(n))
-    if report not in ("dv", "nwj"):
+        value, loo = _infonce(h)
+    elif report in ("dv", "nwj"):
+        value, loo = _dv_like(h, report)
+    else:
         raise ValueError(f"cannot report with {report!r}; choose one of {REPORTABLE}")
-    value, loo = _dv_like(h, report)
     stderr = math.sqrt((n - 1) / n * ((loo - loo.mean()) ** 2).sum())
     return value, stderr

@@ -16,7 +16,7 @@ from torch import Tensor, nn
 from neuralmi._evaluate import score_blocks, summarise
 from neuralmi.bounds import get_bound
 from neuralmi.checkpoint import check_matches, fingerprint, load_checkpoint, save_checkpoint
-from neuralmi.config import EstimatorConfig
+from neuralmi.config import EstimatorConfig, RunOptions
 from neuralmi.errors import NeuralMIError
 
 __all__ = ["Trainer", "make_optimizer"]
@@ -37,21 +37,13 @@ STATE = (
 )
 """Trainer attributes a checkpoint holds besides the critics, the optimiser and the generator."""
 
-NOT_COMPARED = (
-    "progress",
-    "checkpoint",
-    "checkpoint_every",
-    "device",
-    "gaussian_critic",
-    "quadratic_steps",
-    "density_ratio",
-    "ensemble",
-)
-"""Config fields that may differ on resumption (a GPU run may resume on the CPU, though not bit for bit).
+NOT_COMPARED = ("gaussian_critic", "quadratic_steps", "density_ratio", "ensemble")
+"""Config fields that may differ on resumption: the candidates beside the trained critic are fitted
+after training and never checkpointed. (The run-time options, :class:`RunOptions`, are not in the
+config: a GPU run may resume on the CPU, though not bit for bit.)"""
 
-The candidates beside the trained critic (``gaussian_critic``, ``quadratic_steps``) are fitted after
-training and never checkpointed, so they may change too.
-"""
+QUIET = RunOptions(progress=False)
+"""A run without progress bar or checkpoint: how the candidates beside the main network train."""
 
 
 ABANDON_AFTER = 5
@@ -88,13 +80,14 @@ class Trainer:
         val: tuple[Tensor, Tensor],
         first_margin: float = 2.0,
         rival: float | None = None,
+        run: RunOptions = QUIET,
     ) -> None:
-        """``first_margin``: validation standard errors by which the first kept step must beat step 0.
+        """``first_margin``: validation standard errors by which the first kept step must beat step 0; ``run``: progress bar and checkpoint.
 
         ``rival``: a validation value another candidate reached; training is abandoned once this
         critic cannot reach it (:meth:`_out_of_reach`).
         """
-        self.critic, self.config, self.train, self.val = critic, config, train, val
+        self.critic, self.config, self.train, self.val, self.run_options = critic, config, train, val, run
         self.first_margin, self.rival, self.abandoned = first_margin, rival, False
         self.bound = get_bound(config.bound)
         self.optimizer = make_optimizer(list(critic.parameters()), config.lr, config.weight_decay)
@@ -112,7 +105,8 @@ class Trainer:
 
     def _validate(self) -> tuple[float, float]:
         """The report bound of the averaged critic on the validation split, and its standard error."""
-        return summarise(score_blocks(self.averaged, *self.val, self.config.eval_batch_size), self.config.report_bound)
+        report = self.config.report_bound
+        return summarise(score_blocks(self.averaged, *self.val, self.config.eval_batch_size, report), report)
 
     def _average(self) -> None:
         """Polyak averaging: the evaluated critic is an exponential moving average of the trained weights."""
@@ -170,7 +164,7 @@ class Trainer:
 
     def _save(self) -> None:
         """Write everything needed to continue this run bit for bit to the configured checkpoint file."""
-        path = self.config.checkpoint
+        path = self.run_options.checkpoint
         if path is None:
             raise NeuralMIError("no checkpoint file is configured")
         payload = {key: getattr(self, key) for key in STATE}
@@ -181,7 +175,7 @@ class Trainer:
 
     def _resume(self) -> bool:
         """Restore the state of the configured checkpoint file if it exists; return whether it did."""
-        path = self.config.checkpoint
+        path = self.run_options.checkpoint
         if path is None or not Path(path).exists():
             return False
         payload = load_checkpoint(path)
@@ -214,12 +208,12 @@ class Trainer:
 
     def run(self) -> int:
         """Train (resuming from the checkpoint file, if any); leave the critic at the best validation point; return the steps."""
-        cfg, n = self.config, len(self.train[0])
+        cfg, run, n = self.config, self.run_options, len(self.train[0])
         batch, every = min(cfg.batch_size, n), cfg.evaluation_interval(n)
         if not self._resume():
             self._validation_point(0, math.nan)  # the untrained critic is the baseline to beat
             self.perm = torch.randperm(n, generator=self.generator)
-        bar, window = _progress(cfg.max_steps, self.step, cfg.progress), list[Tensor]()
+        bar, window = _progress(cfg.max_steps, self.step, run.progress), list[Tensor]()
         self.critic.train()
         while not self.done:
             self.step += 1
@@ -232,7 +226,7 @@ class Trainer:
             self.done = not self._validation_point(self.step, train_value) or self.step >= cfg.max_steps
             if not self.done and self._out_of_reach(every):
                 self.done = self.abandoned = True
-            if cfg.checkpoint is not None and (self.done or (self.step // every) % cfg.checkpoint_every == 0):
+            if run.checkpoint is not None and (self.done or (self.step // every) % run.checkpoint_every == 0):
                 self._save()
         if bar is not None:
             bar.close()

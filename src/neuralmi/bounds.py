@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 import torch
 import torch.nn.functional as F
@@ -38,7 +39,9 @@ __all__ = [
     "UPPER_BOUNDS",
     "Bound",
     "BoundEntry",
+    "BoundName",
     "FKind",
+    "ReportName",
     "club",
     "donsker_varadhan",
     "dv_moving_average",
@@ -269,7 +272,16 @@ _DV = BoundEntry(donsker_varadhan, "dv", held_out=True, mi=True)
 _NWJ = BoundEntry(nwj, "dv", held_out=True, mi=True)
 _NCE = BoundEntry(infonce, "infonce", matrix_only=True, held_out=True, mi=True)
 
-REGISTRY: dict[str, BoundEntry] = {
+BoundName = Literal[
+    "dv", "donsker_varadhan", "mine", "nwj", "mine_f", "infonce", "nce", "js", "smile", "tuba", "interpolated",
+    "f_kl", "f_reverse_kl", "f_pearson", "f_hellinger", "f_js", "f_gan",
+]  # fmt: skip
+"""The names of :data:`REGISTRY`."""
+
+ReportName = Literal["dv", "nwj", "infonce"]
+"""The bounds that can report a held-out estimate (:data:`REPORTABLE`)."""
+
+REGISTRY: dict[BoundName, BoundEntry] = {
     "dv": _DV,
     "donsker_varadhan": _DV,
     "mine": _DV,
@@ -301,7 +313,7 @@ MI_BOUNDS: frozenset[str] = frozenset(name for name, entry in REGISTRY.items() i
 REPORT_WITH: dict[str, str] = {name: e.reports_with for name, e in REGISTRY.items() if e.reports_with is not None}
 """Which bound reports the held-out estimate of a critic trained with each bound (from :data:`REGISTRY`)."""
 
-REPORTABLE: tuple[str, ...] = tuple(name for name in ("dv", "nwj", "infonce") if REGISTRY[name].held_out)
+REPORTABLE: tuple[ReportName, ...] = tuple(name for name in get_args(ReportName) if REGISTRY[name].held_out)
 """Bounds an estimate can be reported with on held-out data (each a smooth function of per-sample statistics)."""
 
 MATRIX_ONLY: frozenset[str] = frozenset(name for name, entry in REGISTRY.items() if entry.matrix_only)

@@ -22,7 +22,7 @@ from torch import Tensor, nn
 
 from neuralmi._evaluate import score_blocks, summarise
 from neuralmi._train import Trainer
-from neuralmi.config import EstimatorConfig
+from neuralmi.config import EstimatorConfig, RunOptions
 from neuralmi.critics import GaussianCritic, QuadraticCritic
 from neuralmi.density_ratio import fit_density_ratio
 from neuralmi.errors import NeuralMIError
@@ -128,7 +128,7 @@ class Candidate:
 
 def validate(critic: nn.Module, val: Split, cfg: EstimatorConfig) -> tuple[float, float]:
     """(report bound, jackknife standard error) of ``critic`` on the validation split."""
-    return summarise(score_blocks(critic, *val, cfg.eval_batch_size), cfg.report_bound)
+    return summarise(score_blocks(critic, *val, cfg.eval_batch_size, cfg.report_bound), cfg.report_bound)
 
 
 def _from_trainer(name: str, critic: nn.Module, trainer: Trainer, val: Split, cfg: EstimatorConfig, start: float) -> Candidate:
@@ -154,15 +154,15 @@ def _from_trainer(name: str, critic: nn.Module, trainer: Trainer, val: Split, cf
 
 
 def fit_network(
-    name: str, critic: nn.Module, train: Split, val: Split, cfg: EstimatorConfig, *, rival: float | None = None
+    name: str, critic: nn.Module, train: Split, val: Split, cfg: EstimatorConfig, run: RunOptions, *, rival: float | None = None
 ) -> Candidate:
-    """Train a network critic with the config's bound, stopping on the smoothed validation curve.
+    """Train a network critic with the config's bound, stopping on the smoothed validation curve (``run``: progress, checkpoint).
 
     ``rival``: the validation value another candidate already reached; training stops early once
     the curve, extended at its recent rate to the step budget, could not reach it (see ``Trainer``).
     """
     start = time.perf_counter()
-    trainer = Trainer(critic, cfg, train, val, rival=rival)
+    trainer = Trainer(critic, cfg, train, val, run=run, rival=rival)
     trainer.run()
     return _from_trainer(name, critic, trainer, val, cfg, start)
 
@@ -184,7 +184,7 @@ def fit_quadratic(gaussian: GaussianCritic, train: Split, val: Split, cfg: Estim
     """
     start = time.perf_counter()
     quadratic = QuadraticCritic.from_gaussian(gaussian)
-    settings = dict(QUADRATIC_TRAINING, max_steps=cfg.quadratic_steps, progress=False, checkpoint=None)
+    settings = dict(QUADRATIC_TRAINING, max_steps=cfg.quadratic_steps)
     trainer = Trainer(quadratic, dataclasses.replace(cfg, **settings), train, val, first_margin=1.0)
     trainer.run()
     return _from_trainer("quadratic", quadratic, trainer, val, cfg, start)

@@ -9,9 +9,12 @@ import traceback
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from neuralmi._version import __version__
+from neuralmi.config import LR_SCHEDULES
+from neuralmi.critics import CriticName
+from neuralmi.data import Preprocess
 from neuralmi.errors import NeuralMIError
 
 __all__ = ["main"]
@@ -45,7 +48,8 @@ def _parser() -> argparse.ArgumentParser:
     est.add_argument(
         "--critic",
         default=None,
-        help="critic: separable (default), concat, bilinear, gaussian (closed form) or quadratic (the Gaussian fit, trained further)",
+        choices=get_args(CriticName),
+        help="critic (default separable): gaussian is the closed form, quadratic the Gaussian fit trained further",
     )
     est.add_argument(
         "--no-gaussian-critic",
@@ -72,9 +76,9 @@ def _parser() -> argparse.ArgumentParser:
     est.add_argument("--steps", type=int, dest="max_steps", help="maximum training steps")
     est.add_argument("--batch-size", type=int)
     est.add_argument("--lr", type=float)
-    est.add_argument("--lr-schedule", choices=["cosine", "constant"], help="learning-rate schedule (default cosine)")
+    est.add_argument("--lr-schedule", choices=LR_SCHEDULES, help="learning-rate schedule (default cosine)")
     est.add_argument("--test-fraction", type=float)
-    est.add_argument("--preprocess", choices=["standardize", "normal_scores"], help="per-feature map before training")
+    est.add_argument("--preprocess", choices=get_args(Preprocess), help="per-feature map before training")
     est.add_argument("--seed", type=int)
     est.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when available)")
     est.add_argument(
@@ -363,7 +367,6 @@ def _estimate(args: argparse.Namespace) -> int:
             "test_fraction",
             "preprocess",
             "seed",
-            "device",
         )
         if getattr(args, k) is not None
     }
@@ -373,7 +376,8 @@ def _estimate(args: argparse.Namespace) -> int:
     config = _config(options)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = estimate_mi(x, y, config, progress=not args.quiet and sys.stderr.isatty(), threads=args.threads)
+        progress = not args.quiet and sys.stderr.isatty()
+        result = estimate_mi(x, y, config, device=args.device, progress=progress, threads=args.threads)
     if not args.quiet:
         _print_warnings(caught)
     if args.json:

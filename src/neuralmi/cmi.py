@@ -28,7 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from neuralmi.candidates import DETECTION_MARGIN
-from neuralmi.config import EstimatorConfig
+from neuralmi.config import EstimatorConfig, split_run_options
 from neuralmi.data import as_samples
 from neuralmi.density_ratio import MixtureDensityNetwork, fit_density_ratio
 from neuralmi.density_ratio import _train as _train_mdn
@@ -175,14 +175,16 @@ class PreparedCMI:
         return x.flatten(1), y.flatten(1), z.flatten(1)
 
 
-def prepare_cmi(x: Any, y: Any, z: Any, cfg: EstimatorConfig, discrete_z: bool = False) -> PreparedCMI:
+def prepare_cmi(
+    x: Any, y: Any, z: Any, cfg: EstimatorConfig, discrete_z: bool = False, device: str | torch.device | None = None
+) -> PreparedCMI:
     """Validate, split by seeded index and fit each side's preprocessing on the training split, as :func:`~neuralmi.estimate.prepare`."""
     if not discrete_z:
         as_samples(z, "z")  # errors name z, not the x of the pair prepare sees
     if cfg.discrete_x and cfg.discrete_y:
         raise NeuralMIError("estimate_cmi models one continuous side given the others; x and y are both declared discrete")
-    xy = prepare(x, y, cfg)
-    zy = prepare(z, y, dataclasses.replace(cfg, discrete_x=discrete_z))
+    xy = prepare(x, y, cfg, device, alternative=False)
+    zy = prepare(z, y, dataclasses.replace(cfg, discrete_x=discrete_z), device, alternative=False)
     return PreparedCMI(xy, zy)
 
 
@@ -404,14 +406,14 @@ def estimate_cmi(
     >>> bool(r.ci[0] <= 0.0 <= r.ci[1])
     True
     """
-    cfg = _config(config, options)
-    if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
-        raise NeuralMIError(f"threads must be a positive integer or None, got {threads!r}")
+    cfg, run = _config(config, options, None, {**split_run_options(options), "threads": threads})
+    if run.checkpoint is not None:
+        raise NeuralMIError("estimate_cmi does not checkpoint: its density models train in seconds")
     if not isinstance(discrete_z, bool):
         raise NeuralMIError(f"discrete_z must be True or False, got {discrete_z!r}")
     start = time.perf_counter()
-    data = prepare_cmi(x, y, z, cfg, discrete_z)
+    data = prepare_cmi(x, y, z, cfg, discrete_z, run.device)
     dx, dy = data.xy.dims
-    with _threads(threads or default_threads((dx + data.zy.dims[0], dy))):
+    with _threads(run.threads or default_threads((dx + data.zy.dims[0], dy))):
         ratio, records = fit_conditional_ratio(data, cfg, _modelled(data.xy, cfg))
         return report_cmi(data, ratio, records, cfg, start)

@@ -1,30 +1,101 @@
-"""The estimator's settings: one frozen :class:`EstimatorConfig`, so a result records exactly how it was made."""
+"""The estimator's settings: a frozen :class:`EstimatorConfig` (how an estimate is made) and :class:`RunOptions` (where it runs)."""
 
 from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
-from typing import Literal
+import warnings
+from collections.abc import Mapping
+from dataclasses import InitVar, dataclass, fields
+from types import MappingProxyType
+from typing import Any, ClassVar, Literal, get_args
 
-from neuralmi.bounds import BOUNDS, REPORT_WITH, REPORTABLE
-from neuralmi.critics import CRITICS, FITTED_CRITICS, Activation
-from neuralmi.data import PREPROCESSORS
+import torch
+
+from neuralmi.bounds import BOUNDS, REPORT_WITH, REPORTABLE, BoundName, ReportName
+from neuralmi.critics import NETWORK_OPTIONS, Activation, CriticName, options_of
+from neuralmi.data import PREPROCESSORS, Preprocess
 from neuralmi.errors import NeuralMIError
 
-__all__ = ["LR_SCHEDULES", "EstimatorConfig"]
+__all__ = [
+    "LR_SCHEDULES",
+    "MOVED_TO_RUN",
+    "DeviceKind",
+    "EstimatorConfig",
+    "LRSchedule",
+    "RunOptions",
+    "run_options",
+    "split_run_options",
+]
 
-LR_SCHEDULES = ("cosine", "constant")
+LRSchedule = Literal["cosine", "constant"]
 """Learning-rate schedules over ``max_steps`` (a plateau on validation halves the rate on top)."""
+LR_SCHEDULES: tuple[LRSchedule, ...] = get_args(LRSchedule)
+
+DeviceKind = Literal["auto", "cpu", "cuda", "mps"]
+"""Common devices by name; ``"auto"`` (or None) is CUDA when available, else the CPU. ``"cuda:1"`` or a ``torch.device`` work too."""
+
+
+def _positive_int(name: str, value: Any) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise NeuralMIError(f"{name} must be a positive integer, got {value!r}")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Where and how a run executes, not what it computes: :func:`~neuralmi.estimate_mi`'s run-time keyword arguments.
+
+    Attributes:
+        device: a :data:`DeviceKind`, ``"cuda:1"``, a ``torch.device``, or None (``"auto"``).
+        progress: show a progress bar of the training steps (needs tqdm).
+        checkpoint: a file written at validation points and resumed from when it exists.
+        checkpoint_every: write the checkpoint at every n-th validation point (and always at the last).
+        threads: torch CPU threads for the call (None: chosen from the data's width and the cores).
+    """
+
+    device: DeviceKind | str | torch.device | None = None
+    progress: bool = True
+    checkpoint: str | os.PathLike[str] | None = None
+    checkpoint_every: int = 1
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.device is not None and self.device != "auto":
+            try:
+                torch.device(self.device)
+            except (RuntimeError, TypeError) as err:
+                raise NeuralMIError(
+                    f"device must be 'auto', 'cpu', 'cuda', 'cuda:1', ... or a torch.device, got {self.device!r}"
+                ) from err
+        if not isinstance(self.progress, bool):
+            raise NeuralMIError(f"progress must be True or False, got {self.progress!r}")
+        if self.checkpoint is not None:  # a PathLike is kept as its string
+            if not isinstance(self.checkpoint, (str, os.PathLike)):
+                raise NeuralMIError(f"checkpoint must be a file path or None, got {self.checkpoint!r}")
+            object.__setattr__(self, "checkpoint", os.fspath(self.checkpoint))
+        _positive_int("checkpoint_every", self.checkpoint_every)
+        if self.threads is not None:
+            _positive_int("threads", self.threads)
+
+
+MOVED_TO_RUN = ("device", "progress", "checkpoint", "checkpoint_every")
+"""Former :class:`EstimatorConfig` fields that are :class:`RunOptions` now (still accepted there, with a DeprecationWarning)."""
 
 
 @dataclass(frozen=True)
 class EstimatorConfig:
-    """Every knob of :func:`estimate_mi`; frozen, so a result records exactly how it was made."""
+    """Every setting that shapes an estimate of :func:`estimate_mi`; frozen, so a result records exactly how it was made.
 
-    bound: str = "dv"
-    report: str | None = None
-    critic: str = "separable"
+    ``hidden``, ``embed_dim`` and ``activation`` go to the named critic's constructor; one it does
+    not take (:func:`~neuralmi.critics.options_of`) is refused unless left at its default. The
+    run-time options (``device``, ``progress``, ``checkpoint``, ``checkpoint_every``) are keyword
+    arguments of :func:`estimate_mi` (:class:`RunOptions`); given here they still work, with a
+    DeprecationWarning, and are not part of the config.
+    """
+
+    bound: BoundName = "dv"
+    report: ReportName | None = None
+    critic: CriticName = "separable"
     hidden: tuple[int, ...] = (256,)
     activation: Activation = "elu"
     embed_dim: int = 32
@@ -33,7 +104,7 @@ class EstimatorConfig:
     weight_decay: float = 0.0
     average: float = 0.99
     max_steps: int = 2000
-    lr_schedule: Literal["cosine", "constant"] = "cosine"  # cosine: lr decays to lr/10 at max_steps
+    lr_schedule: LRSchedule = "cosine"  # cosine: lr decays to lr/10 at max_steps
     gaussian_critic: bool = True  # also fit the closed-form Gaussian critic; keep it if it wins on validation
     quadratic_steps: int = 500  # steps refining the Gaussian candidate as a trained QuadraticCritic (0: closed form only)
     density_ratio: bool = True  # also fit a density-ratio critic log q(y|x) - log q(y) by maximum likelihood
@@ -42,19 +113,38 @@ class EstimatorConfig:
     patience: int = 10
     decay_after: int = 3
     smoothing: float = 0.5
-    preprocess: Literal["standardize", "normal_scores"] = "normal_scores"  # continuous sides only
+    preprocess: Preprocess = "normal_scores"  # continuous sides only
     discrete_x: bool = False  # x holds class labels: one-hot to the networks, a classifier / table critic as a candidate
     discrete_y: bool = False  # y holds class labels (likewise)
     test_fraction: float = 0.3
     val_fraction: float = 0.1
     eval_batch_size: int = 1024
     seed: int = 0
-    device: str | None = None
-    progress: bool = True
-    checkpoint: str | None = None  # a file: written at validation points, resumed from when it exists
-    checkpoint_every: int = 1  # write the checkpoint at every n-th validation point (and always at the last)
+    device: InitVar[str | torch.device | None] = None  # deprecated: estimate_mi(device=...)
+    progress: InitVar[bool | None] = None  # deprecated: estimate_mi(progress=...)
+    checkpoint: InitVar[str | os.PathLike[str] | None] = None  # deprecated: estimate_mi(checkpoint=...)
+    checkpoint_every: InitVar[int | None] = None  # deprecated: estimate_mi(checkpoint_every=...)
+    deprecated_run: ClassVar[Mapping[str, Any]] = MappingProxyType({})
+    """The run-time options given to this config (deprecated); :func:`run_options` applies them."""
 
-    def __post_init__(self) -> None:
+    def __post_init__(
+        self,
+        device: str | torch.device | None,
+        progress: bool | None,
+        checkpoint: str | os.PathLike[str] | None,
+        checkpoint_every: int | None,
+    ) -> None:
+        given: dict[str, Any] = {
+            k: v for k, v in zip(MOVED_TO_RUN, (device, progress, checkpoint, checkpoint_every)) if v is not None
+        }
+        if given:
+            warnings.warn(
+                f"EstimatorConfig({', '.join(given)}=...) is deprecated: pass {', '.join(given)} to estimate_mi as keyword arguments",
+                DeprecationWarning,
+                stacklevel=3,
+            )
+            checked = RunOptions(**given)
+            object.__setattr__(self, "deprecated_run", MappingProxyType({k: getattr(checked, k) for k in given}))
         if self.bound not in REPORT_WITH:
             detail = "it does not estimate MI in nats; use it through MILoss" if self.bound in BOUNDS else "unknown bound"
             raise NeuralMIError(
@@ -75,23 +165,16 @@ class EstimatorConfig:
             raise NeuralMIError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
         if self.preprocess not in PREPROCESSORS:
             raise NeuralMIError(f"preprocess must be one of {sorted(PREPROCESSORS)}, got {self.preprocess!r}")
-        if self.critic not in CRITICS:
-            raise NeuralMIError(f"unknown critic {self.critic!r}; choose one of {sorted(CRITICS)}")
-        if self.checkpoint is not None and self.critic in FITTED_CRITICS:
-            raise NeuralMIError(
-                f"checkpoint applies to a trained network; critic={self.critic!r} is fitted in seconds and never checkpointed"
-            )
-        if self.checkpoint is not None:  # a PathLike is kept as its string, so the config stays JSON-safe
-            if not isinstance(self.checkpoint, (str, os.PathLike)):
-                raise NeuralMIError(f"checkpoint must be a file path or None, got {self.checkpoint!r}")
-            object.__setattr__(self, "checkpoint", os.fspath(self.checkpoint))
-        names = ("batch_size", "max_steps", "eval_every", "patience", "decay_after", "eval_batch_size", "embed_dim")
-        for name in (*names, "checkpoint_every"):
-            value = getattr(self, name)
-            if name == "eval_every" and value is None:
-                continue
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise NeuralMIError(f"{name} must be a positive integer, got {value!r}")
+        takes = options_of(self.critic)  # refuses an unknown critic
+        for name in self.changed_network_options():
+            if name not in takes:
+                raise NeuralMIError(
+                    f"{name}={getattr(self, name)!r} does not apply to critic={self.critic!r} "
+                    f"(it takes {', '.join(takes) or 'none of ' + ', '.join(NETWORK_OPTIONS)})"
+                )
+        for name in ("batch_size", "max_steps", "eval_every", "patience", "decay_after", "eval_batch_size", "embed_dim"):
+            if name != "eval_every" or self.eval_every is not None:
+                _positive_int(name, getattr(self, name))
         if self.batch_size < 2 or self.eval_batch_size < 2:
             raise NeuralMIError("batch_size and eval_batch_size must be at least 2 (pairs need two samples)")
         if not (0 < self.test_fraction < 1 and 0 <= self.val_fraction < 1 and self.test_fraction + self.val_fraction < 1):
@@ -106,6 +189,11 @@ class EstimatorConfig:
             raise NeuralMIError(f"average (the weight-averaging rate) must lie in [0, 1), got {self.average}")
         if not 0 <= self.smoothing < 1:
             raise NeuralMIError(f"smoothing must lie in [0, 1), got {self.smoothing}")
+
+    def changed_network_options(self) -> tuple[str, ...]:
+        """The critic layout options (:data:`~neuralmi.critics.NETWORK_OPTIONS`) set away from their defaults."""
+        defaults = {f.name: f.default for f in fields(self)}
+        return tuple(name for name in NETWORK_OPTIONS if getattr(self, name) != defaults[name])
 
     def lr_at(self, step: int) -> float:
         """The scheduled learning rate of step ``step`` (1-based), before plateau halvings."""
@@ -124,3 +212,20 @@ class EstimatorConfig:
     def report_bound(self) -> str:
         """The bound reported on the test split."""
         return self.report or REPORT_WITH[self.bound]
+
+
+def split_run_options(options: dict[str, Any]) -> dict[str, Any]:
+    """Remove the run-time keywords (:data:`MOVED_TO_RUN`) from ``options`` and return them: for entry points taking ``**options``."""
+    return {name: options.pop(name) for name in MOVED_TO_RUN if name in options}
+
+
+def run_options(config: EstimatorConfig | None, **given: Any) -> RunOptions:
+    """The run's :class:`RunOptions`: those ``given``, and where one is left at its default, the value a config carries (deprecated).
+
+    >>> run_options(None, progress=False).progress
+    False
+    """
+    defaults = RunOptions()
+    chosen = {name: value for name, value in given.items() if value is not getattr(defaults, name)}
+    carried = dict(config.deprecated_run) if config is not None else {}
+    return RunOptions(**{**carried, **chosen})

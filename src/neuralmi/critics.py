@@ -8,9 +8,10 @@ shape are flattened, or mapped to vectors by the ``x_encoder`` / ``y_encoder`` y
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable, Sequence
-from typing import Literal
+from typing import Literal, get_args
 
 import torch
 from torch import Tensor, nn
@@ -21,15 +22,18 @@ __all__ = [
     "ACTIVATIONS",
     "CRITICS",
     "FITTED_CRITICS",
+    "NETWORK_OPTIONS",
     "Activation",
     "BilinearCritic",
     "ConcatCritic",
     "Critic",
+    "CriticName",
     "GaussianCritic",
     "QuadraticCritic",
     "SeparableCritic",
     "make_critic",
     "mlp",
+    "options_of",
 ]
 
 Activation = Literal["relu", "elu", "gelu", "silu", "tanh", "softplus"]
@@ -49,9 +53,15 @@ def _activation(name: Activation) -> nn.Module:
     return ACTIVATIONS[name]()
 
 
+def _check_widths(hidden: Sequence[int]) -> tuple[int, ...]:
+    if isinstance(hidden, (str, bytes)) or not all(isinstance(w, int) and not isinstance(w, bool) and w > 0 for w in hidden):
+        raise NeuralMIError(f"hidden must be a sequence of positive int layer widths, got {hidden!r}")
+    return tuple(hidden)
+
+
 def mlp(in_dim: int, hidden: Sequence[int], out_dim: int, activation: Activation = "relu") -> nn.Sequential:
     """A multilayer perceptron ``in_dim -> hidden... -> out_dim`` with ``activation`` between layers."""
-    widths = [in_dim, *hidden, out_dim]
+    widths = [in_dim, *_check_widths(hidden), out_dim]
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
         if i > 0:
@@ -125,7 +135,7 @@ class ConcatCritic(Critic):
         max_elements: int = 2**25,
     ) -> None:
         super().__init__(x_dim, y_dim, x_encoder, y_encoder)
-        if len(hidden) < 1:
+        if len(_check_widths(hidden)) < 1:
             raise NeuralMIError("ConcatCritic needs at least one hidden layer")
         self.first_x = nn.Linear(x_dim, hidden[0], bias=False)
         self.first_y = nn.Linear(y_dim, hidden[0])
@@ -173,7 +183,7 @@ class SeparableCritic(Critic):
         y_encoder: nn.Module | None = None,
     ) -> None:
         super().__init__(x_dim, y_dim, x_encoder, y_encoder)
-        self.embed_dim, self.marginal_terms = embed_dim, marginal_terms
+        self.embed_dim, self.marginal_terms = _check_dim("embed_dim", embed_dim), marginal_terms
         self.g = mlp(x_dim, hidden, embed_dim + marginal_terms, activation)
         self.h = mlp(y_dim, hidden, embed_dim + marginal_terms, activation)
         _zero_(self.h[-1])  # g(x)^T h(y) + b(y) starts at 0; g gets gradients once h moves
@@ -370,21 +380,41 @@ class QuadraticCritic(_QuadraticForm):
         return cx, cy, _quadratic(cx, self.quad_x) + cx @ self.lin_x + self.offset, _quadratic(cy, self.quad_y) + cy @ self.lin_y
 
 
-CRITICS: dict[str, Callable[..., Critic]] = {
+CriticName = Literal["concat", "separable", "bilinear", "gaussian", "quadratic"]
+"""The critics :func:`make_critic` and ``estimate_mi(critic=...)`` build by name."""
+
+CRITICS: dict[CriticName, Callable[..., Critic]] = {
     "concat": ConcatCritic,
     "separable": SeparableCritic,
     "bilinear": BilinearCritic,
     "gaussian": GaussianCritic,
     "quadratic": QuadraticCritic,
 }
-"""Critic classes by name (hand-written)."""
+"""Critic classes by name: the keys are :data:`CriticName`'s values."""
 
-FITTED_CRITICS = ("gaussian", "quadratic")
+FITTED_CRITICS: tuple[CriticName, ...] = ("gaussian", "quadratic")
 """Critics that start from a closed-form fit to data rather than a random initialisation."""
+
+NETWORK_OPTIONS = ("hidden", "embed_dim", "activation")
+"""The layout options ``estimate_mi`` hands to a named critic's constructor: each only where the constructor takes it."""
+
+
+def _check_name(name: str) -> CriticName:
+    if name not in get_args(CriticName):
+        raise NeuralMIError(f"unknown critic {name!r}; choose one of {sorted(get_args(CriticName))}")
+    return name  # type: ignore[return-value]
+
+
+def options_of(name: str) -> tuple[str, ...]:
+    """The :data:`NETWORK_OPTIONS` that critic ``name``'s constructor takes (read from its signature).
+
+    >>> options_of("concat"), options_of("gaussian")
+    (('hidden', 'activation'), ())
+    """
+    parameters = inspect.signature(CRITICS[_check_name(name)]).parameters
+    return tuple(option for option in NETWORK_OPTIONS if option in parameters)
 
 
 def make_critic(name: str, x_dim: int, y_dim: int, **kwargs: object) -> Critic:
     """Build a critic from :data:`CRITICS` by name, e.g. ``make_critic("concat", 5, 5)``."""
-    if name not in CRITICS:
-        raise NeuralMIError(f"unknown critic {name!r}; choose one of {sorted(CRITICS)}")
-    return CRITICS[name](x_dim, y_dim, **kwargs)
+    return CRITICS[_check_name(name)](x_dim, y_dim, **kwargs)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -12,6 +12,7 @@ from neuralmi.errors import NeuralMIError
 __all__ = [
     "PREPROCESSORS",
     "NormalScores",
+    "Preprocess",
     "Preprocessor",
     "Standardizer",
     "as_samples",
@@ -184,5 +185,10 @@ class NormalScores:
 
 
 Preprocessor = Standardizer | NormalScores
-PREPROCESSORS: dict[str, type[Standardizer] | type[NormalScores]] = {"standardize": Standardizer, "normal_scores": NormalScores}
+Preprocess = Literal["standardize", "normal_scores"]
+"""The names of :data:`PREPROCESSORS`."""
+PREPROCESSORS: dict[Preprocess, type[Standardizer] | type[NormalScores]] = {
+    "standardize": Standardizer,
+    "normal_scores": NormalScores,
+}
 """Per-feature maps fitted on the training split, by name."""

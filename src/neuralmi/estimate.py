@@ -38,9 +38,9 @@ from neuralmi.candidates import (
     fit_quadratic,
     select,
 )
-from neuralmi.config import EstimatorConfig
-from neuralmi.critics import FITTED_CRITICS, GaussianCritic, make_critic
-from neuralmi.data import PREPROCESSORS, Preprocessor, as_samples, check_pair, split_indices
+from neuralmi.config import DeviceKind, EstimatorConfig, RunOptions, run_options
+from neuralmi.critics import FITTED_CRITICS, GaussianCritic, make_critic, options_of
+from neuralmi.data import PREPROCESSORS, Preprocess, Preprocessor, as_samples, check_pair, split_indices
 from neuralmi.density_ratio import DENSITY_RATIO_MAX_FEATURES
 from neuralmi.errors import NeuralMIError
 from neuralmi.labels import Categorical, as_labels, looks_discrete
@@ -52,6 +52,7 @@ __all__ = [
     "MIResult",
     "MIWarning",
     "Prepared",
+    "RunOptions",
     "build_critic",
     "default_threads",
     "encode_pair",
@@ -171,6 +172,22 @@ class MIResult:
         json.dumps(out, allow_nan=False)  # fail here, not in the user's serialiser
         return out
 
+    def __iter__(self) -> Iterator[float]:
+        """Deprecated: ``nats, stderr = result`` unpacks as the tuple ``SavedEstimator.estimate`` once returned."""
+        return iter(self._as_tuple())
+
+    def __getitem__(self, index: int) -> float:
+        """Deprecated: ``result[0]`` / ``result[1]`` index the (nats, stderr) tuple ``SavedEstimator.estimate`` once returned."""
+        return self._as_tuple()[index]
+
+    def _as_tuple(self) -> tuple[float, float]:
+        warnings.warn(
+            "reading an MIResult as the tuple (nats, stderr) is deprecated; read result.nats and result.stderr",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        return (self.nats, self.stderr)
+
     def evaluate(self, x: Any, y: Any, report: str | None = None) -> MIResult:
         """The fitted critic's held-out bound on new paired samples, as a result with its own error bar.
 
@@ -235,16 +252,14 @@ def pick_device(device: str | torch.device | None) -> torch.device:
 
 
 def build_critic(config: EstimatorConfig, x_dim: int, y_dim: int) -> nn.Module:
-    """The critic a config names, initialised from its seed (the global RNG is left alone)."""
+    """The critic a config names, given the layout options its constructor takes, initialised from the config's seed.
+
+    The global RNG is left alone.
+    """
+    options = {name: getattr(config, name) for name in options_of(config.critic)}
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
-        if config.critic == "separable":
-            return make_critic(
-                "separable", x_dim, y_dim, hidden=config.hidden, embed_dim=config.embed_dim, activation=config.activation
-            )
-        if config.critic == "concat":
-            return make_critic("concat", x_dim, y_dim, hidden=config.hidden, activation=config.activation)
-        return make_critic(config.critic, x_dim, y_dim)  # bilinear, or an unfitted gaussian / quadratic
+        return make_critic(config.critic, x_dim, y_dim, **options)
 
 
 # ---------------------------------------------------------------- prepare
@@ -266,7 +281,7 @@ class Prepared:
     device: torch.device
     discrete: tuple[bool, bool] = (False, False)
     notes: tuple[str, ...] = ()
-    preprocess: str = "normal_scores"
+    preprocess: Preprocess = "normal_scores"
     alternative: Prepared | None = None  # the same split standardised, where normal scores would hide the data's geometry
 
     @property
@@ -296,7 +311,7 @@ def _side(data: Any, name: str, discrete: bool) -> tuple[np.ndarray, np.ndarray 
     return as_samples(data, name), None, note
 
 
-def _fit_scaler(values: np.ndarray, categories: np.ndarray | None, idx: np.ndarray, preprocess: str) -> Scaler:
+def _fit_scaler(values: np.ndarray, categories: np.ndarray | None, idx: np.ndarray, preprocess: Preprocess) -> Scaler:
     if categories is not None:
         return Categorical.fit(values[idx], categories)
     return PREPROCESSORS[preprocess].fit(values[idx])
@@ -309,7 +324,7 @@ def _apply(scaler: Scaler, values: np.ndarray, categories: np.ndarray | None) ->
     return scaler(values)
 
 
-ALTERNATIVE_PREPROCESS = "standardize"
+ALTERNATIVE_PREPROCESS: Preprocess = "standardize"
 """The second view offered to the density-ratio critic when the config's preprocessing is normal scores.
 
 Normal scores make a Gaussian copula exactly Gaussian (the closed-form candidates' strength), but
@@ -318,8 +333,10 @@ form and a Gaussian mixture stops being one. The density-ratio critic is fitted 
 and validation decides."""
 
 
-def prepare(x: Any, y: Any, cfg: EstimatorConfig, *, alternative: bool = True) -> Prepared:
-    """Validate, split by index (seeded), fit preprocessing on the training split, move to the device.
+def prepare(
+    x: Any, y: Any, cfg: EstimatorConfig, device: DeviceKind | str | torch.device | None = None, *, alternative: bool = True
+) -> Prepared:
+    """Validate, split by index (seeded), fit preprocessing on the training split, move to ``device`` (see :func:`pick_device`).
 
     Where the density-ratio critic will be a candidate on continuous data preprocessed by normal
     scores, the same split under :data:`ALTERNATIVE_PREPROCESS` is prepared too (``alternative``).
@@ -339,20 +356,20 @@ def prepare(x: Any, y: Any, cfg: EstimatorConfig, *, alternative: bool = True) -
             f"too few rows for a validation split: {len(xs)} samples with val_fraction={cfg.val_fraction} give "
             f"{len(val_idx)} validation rows, need at least {MIN_VAL_ROWS}; pass more samples or a larger val_fraction"
         )
-    device = pick_device(cfg.device)
+    target = pick_device(device)
     notes = tuple(note for note in (x_note, y_note) if note is not None)
     sides = ((xs, x_cats), (ys, y_cats))
 
-    def view(preprocess: str) -> Prepared:
+    def view(preprocess: Preprocess) -> Prepared:
         scalers = tuple(_fit_scaler(values, cats, train_idx, preprocess) for values, cats in sides)
 
         def part(idx: np.ndarray) -> tuple[Tensor, Tensor]:
-            return tuple(torch.from_numpy(_apply(s, v[idx], c)).to(device) for s, (v, c) in zip(scalers, sides))  # type: ignore[return-value]
+            return tuple(torch.from_numpy(_apply(s, v[idx], c)).to(target) for s, (v, c) in zip(scalers, sides))  # type: ignore[return-value]
 
         train = part(train_idx)
         x_shape, y_shape = (tuple(t.shape[1:]) for t in train)
         discrete = (cfg.discrete_x, cfg.discrete_y)
-        return Prepared(train, part(val_idx), part(test_idx), scalers, x_shape, y_shape, device, discrete, notes, preprocess)  # type: ignore[arg-type]
+        return Prepared(train, part(val_idx), part(test_idx), scalers, x_shape, y_shape, target, discrete, notes, preprocess)  # type: ignore[arg-type]
 
     data = view(cfg.preprocess)
     if alternative and cfg.preprocess != ALTERNATIVE_PREPROCESS and _density_ratio_offered(data, cfg):
@@ -394,16 +411,18 @@ def _fitted_alone(data: Prepared, cfg: EstimatorConfig) -> list[Candidate]:
     return [fit_quadratic(gaussian.critic, data.train, data.val, cfg)]
 
 
-def fit(data: Prepared, cfg: EstimatorConfig, critic: nn.Module | None = None) -> list[Candidate]:
+def fit(data: Prepared, cfg: EstimatorConfig, critic: nn.Module | None = None, run: RunOptions | None = None) -> list[Candidate]:
     """The fit stage: every candidate critic that applies, each fitted on the training split and scored on validation.
 
     A critic module you pass is the only candidate; ``critic='gaussian'`` / ``'quadratic'`` fit that
     critic alone. Otherwise: the named network, and the Gaussian critic with its quadratic
     refinement where they fit. A fit that detects nothing is not refined (a quadratic form sees
-    dependence only through the cross-covariance the fit already measured).
+    dependence only through the cross-covariance the fit already measured). ``run`` sets the
+    network's progress bar and checkpoint (default: neither).
     """
+    run = run or RunOptions(progress=False)
     if critic is not None:
-        return [fit_network(type(critic).__name__, critic.to(data.device), data.train, data.val, cfg)]
+        return [fit_network(type(critic).__name__, critic.to(data.device), data.train, data.val, cfg, run)]
     if cfg.critic in FITTED_CRITICS:
         return _fitted_alone(data, cfg)
     if all(data.discrete):  # a table says all there is: no network could add to it
@@ -426,7 +445,7 @@ def fit(data: Prepared, cfg: EstimatorConfig, critic: nn.Module | None = None) -
             view = data.alternative
             candidates.append(fit_density_ratio_candidate(view.train, view.val, cfg, preprocess=view.preprocess))
     rival = max((c.val - c.val_stderr for c in candidates if c.detects), default=None)
-    candidates.insert(0, fit_network(cfg.critic, network, data.train, data.val, cfg, rival=rival))
+    candidates.insert(0, fit_network(cfg.critic, network, data.train, data.val, cfg, run, rival=rival))
     if cfg.ensemble:
         ensemble = fit_ensemble(candidates, data.val, cfg)
         if ensemble is not None:
@@ -574,12 +593,24 @@ def _threads(count: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def _config(config: EstimatorConfig | None, options: dict[str, Any]) -> EstimatorConfig:
+def _config(
+    config: EstimatorConfig | None, options: dict[str, Any], critic: nn.Module | None, given: dict[str, Any]
+) -> tuple[EstimatorConfig, RunOptions]:
+    """The call's config (``config`` with ``options`` replaced) and run options (``given``, or the config's deprecated ones)."""
     try:
-        return dataclasses.replace(config or EstimatorConfig(), **options)
+        cfg = dataclasses.replace(config or EstimatorConfig(), **options)
     except TypeError as err:
         known = sorted(f.name for f in dataclasses.fields(EstimatorConfig))
-        raise TypeError(f"{err}; estimate_mi options are {known}") from None
+        raise TypeError(f"{err}; estimate_mi options are {known} and the keyword arguments of its signature") from None
+    run = run_options(config, **given)
+    changed = cfg.changed_network_options()
+    if critic is not None and changed:
+        raise NeuralMIError(f"{', '.join(changed)} does not apply to a critic module you pass; build the module with it")
+    if run.checkpoint is not None and critic is None and cfg.critic in FITTED_CRITICS:
+        raise NeuralMIError(
+            f"checkpoint applies to a trained network; critic={cfg.critic!r} is fitted in seconds and never checkpointed"
+        )
+    return cfg, run
 
 
 def estimate_mi(
@@ -588,23 +619,39 @@ def estimate_mi(
     config: EstimatorConfig | None = None,
     *,
     critic: nn.Module | str | None = None,
+    device: DeviceKind | str | torch.device | None = None,
+    progress: bool = True,
+    checkpoint: str | os.PathLike[str] | None = None,
+    checkpoint_every: int = 1,
     threads: int | None = None,
     **options: Any,
 ) -> MIResult:
     r"""Estimate I(X;Y) in nats and bits from paired samples, with a held-out error bar.
-
-    ``x`` (n, ...) and ``y`` (n, ...) are numpy arrays, torch tensors, pandas objects or lists;
-    a 1-D input is one feature. ``options`` override fields of :class:`EstimatorConfig`
-    (``bound``, ``critic`` name, ``batch_size``, ``lr``, ``max_steps``, ``test_fraction``,
-    ``seed``, ``device``, ``progress``, ...); ``critic=`` may also be an ``nn.Module`` of your
-    own mapping (x, y) batches to (N, M) scores. ``threads`` sets torch's CPU threads for the
-    call (default: chosen from the problem's width and the cores) and is restored afterwards.
 
     Three stages: **prepare** (validate, split 60/10/30 by seeded index, preprocessing fitted on
     the training split), **fit** (each candidate critic fitted on the training split and scored
     by the report bound on validation; the best that beats the untrained critic by 2 standard
     errors is kept), **report** (its bound on the untouched test split; ``stderr`` is the
     delete-one jackknife and ``ci`` the 95% normal interval).
+
+    Args:
+        x: samples (n, ...): a numpy array, torch tensor, pandas object or list; 1-D is one feature.
+        y: samples (n, ...), paired row by row with ``x``.
+        config: an :class:`EstimatorConfig`; ``options`` replace its fields.
+        critic: a critic name (:data:`~neuralmi.critics.CriticName`), or an ``nn.Module`` of your
+            own mapping (x, y) batches to (N, M) scores.
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``, a ``torch.device``; None or ``"auto"``: CUDA when available.
+        progress: show a progress bar of the training steps (needs tqdm).
+        checkpoint: a file written at validation points; a run resumes from it when it exists.
+        checkpoint_every: write the checkpoint at every n-th validation point (and always at the last).
+        threads: torch CPU threads for the call (None: chosen from the data's width and the
+            cores); the caller's setting is restored afterwards.
+        **options: fields of :class:`EstimatorConfig` (``bound``, ``batch_size``, ``lr``,
+            ``max_steps``, ``test_fraction``, ``seed``, ``hidden``, ...).
+
+    The run-time arguments (``device`` to ``threads``) do not change what is estimated and are
+    not part of ``result.config``; given through an :class:`EstimatorConfig` they still work,
+    with a DeprecationWarning, where the keyword is left at its default.
 
     >>> rng = np.random.default_rng(0)
     >>> x = rng.normal(size=2000); y = 0.8 * x + 0.6 * rng.normal(size=2000)
@@ -614,11 +661,10 @@ def estimate_mi(
     """
     if isinstance(critic, str):
         options["critic"], critic = critic, None
-    cfg = _config(config, options)
-    if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
-        raise NeuralMIError(f"threads must be a positive integer or None, got {threads!r}")
+    given = {"device": device, "progress": progress, "checkpoint": checkpoint, "checkpoint_every": checkpoint_every}
+    cfg, run = _config(config, options, critic, {**given, "threads": threads})
     start = time.perf_counter()
-    data = prepare(x, y, cfg, alternative=critic is None)
-    with _threads(threads or default_threads(data.dims)):
-        candidates = fit(data, cfg, critic)
+    data = prepare(x, y, cfg, run.device, alternative=critic is None)
+    with _threads(run.threads or default_threads(data.dims)):
+        candidates = fit(data, cfg, critic, run)
         return report(data, candidates, cfg, start)

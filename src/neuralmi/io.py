@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,9 +15,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from neuralmi._evaluate import score_blocks, summarise
 from neuralmi._files import atomic_write
 from neuralmi.candidates import Ensemble, FromOneHot
+from neuralmi.config import MOVED_TO_RUN
 from neuralmi.critics import (
     ACTIVATIONS,
     FITTED_CRITICS,
@@ -29,7 +31,7 @@ from neuralmi.critics import (
 from neuralmi.data import PREPROCESSORS
 from neuralmi.density_ratio import DensityRatioCritic, MixtureDensityNetwork
 from neuralmi.errors import NeuralMIError
-from neuralmi.estimate import EstimatorConfig, MIResult, Scaler, build_critic, encode_pair
+from neuralmi.estimate import EstimatorConfig, MIResult, Scaler, build_critic
 from neuralmi.labels import Categorical, ClassifierCritic, ContingencyCritic, Swapped
 
 __all__ = ["FORMAT_VERSION", "SavedEstimator", "build_critic_from", "describe_critic", "load", "save"]
@@ -183,13 +185,42 @@ class SavedEstimator:
             f"mi_nats={s['mi_nats']:.4f} ± {s['stderr']:.4f}, {s['bound']}->{s['report']}, n_train={s['n_train']})"
         )
 
-    def estimate(self, x: Any, y: Any, report: str | None = None) -> tuple[float, float]:
-        """(MI in nats, standard error) of the saved critic on new paired samples."""
-        device = next(itertools.chain(self.critic.parameters(), self.critic.buffers())).device
-        shapes = (self.summary["x_shape"], self.summary["y_shape"])
-        tx, ty = encode_pair(x, y, (self.x_prep, self.y_prep), shapes, device)
-        held = score_blocks(self.critic, tx, ty, int(self.summary["config"]["eval_batch_size"]))
-        return summarise(held, report or self.summary["report"])
+    def estimate(self, x: Any, y: Any, report: str | None = None) -> MIResult:
+        """The saved critic's held-out estimate on new paired samples: :meth:`MIResult.evaluate` of the saved result.
+
+        ``nats, stderr = saved.estimate(x, y)`` still unpacks, with a DeprecationWarning.
+        """
+        return self._result().evaluate(x, y, report)
+
+    def _result(self) -> MIResult:
+        """The saved result, holding the critic and its preprocessing (non-finite numbers were saved as null)."""
+        s = self.summary
+
+        def number(key: str) -> float:
+            return math.nan if s[key] is None else float(s[key])
+
+        rebuilt = {"nats", "stderr", "ci", "config", "critic", "standardizers", "x_shape", "y_shape", "device"}
+        kept = {f.name: s[f.name] for f in dataclasses.fields(MIResult) if f.name not in rebuilt and f.name in s}
+        return MIResult(
+            nats=number("mi_nats"),
+            stderr=number("stderr"),
+            ci=(number("ci_low"), number("ci_high")),
+            config=_config_from(s),
+            critic=self.critic,
+            standardizers=(self.x_prep, self.y_prep),
+            x_shape=tuple(s["x_shape"]),
+            y_shape=tuple(s["y_shape"]),
+            device=str(next(itertools.chain(self.critic.parameters(), self.critic.buffers()), torch.empty(0)).device),
+            **kept,
+        )
+
+
+def _config_from(summary: dict[str, Any]) -> EstimatorConfig:
+    """The saved config (lists back to tuples; the run-time options of older files, no longer config fields, dropped)."""
+    fields: dict[str, Any] = {
+        k: tuple(v) if isinstance(v, list) else v for k, v in summary["config"].items() if k not in MOVED_TO_RUN
+    }
+    return EstimatorConfig(**fields)
 
 
 def load(directory: str | Path) -> SavedEstimator:
@@ -203,8 +234,7 @@ def load(directory: str | Path) -> SavedEstimator:
         raise NeuralMIError(
             f"{d}: saved with format version {summary.get('format_version')}, this neuralmi reads {FORMAT_VERSION}"
         )
-    cfg_fields: dict[str, Any] = {k: (tuple(v) if isinstance(v, list) else v) for k, v in summary["config"].items()}
-    cfg = EstimatorConfig(**cfg_fields)
+    cfg = _config_from(summary)
     kind = summary.get("critic_kind", "")
     spec = summary.get("critic_spec") or ({"type": kind, "dims": []} if kind in FITTED_CRITICS else {"type": "network"})
     if spec.get("type") in FITTED_CRITICS and not spec.get("dims"):

@@ -158,7 +158,8 @@ def ksg(x: Any, y: Any, k: int = 3, *, jitter: float = 1e-10, seed: int = 0, blo
     split, and the estimate is biased (low for strong dependence in many dimensions).
 
     Args:
-        x, y: paired samples, at least ``k + 2`` rows.
+        x: samples of X, at least ``k + 2`` rows.
+        y: the paired samples of Y, as many rows.
         k: the neighbour count (3 is Kraskov et al.'s choice: small bias, more variance).
         jitter: noise per feature, times its standard deviation, that breaks ties (see the module
             docstring); 0 to leave the data exact.

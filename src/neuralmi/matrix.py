@@ -29,7 +29,7 @@ from neuralmi._batched import fit_separable_batch
 from neuralmi._matrix_result import MIMatrix
 from neuralmi._variables import Variable, as_table, encode, note, variables
 from neuralmi.candidates import Candidate, fit_gaussian, fit_labels, validate
-from neuralmi.config import EstimatorConfig
+from neuralmi.config import EstimatorConfig, RunOptions, run_options, split_run_options
 from neuralmi.critics import SeparableCritic
 from neuralmi.data import split_indices
 from neuralmi.errors import NeuralMIError
@@ -75,9 +75,13 @@ class _Job:
         )
 
 
-def _config(config: EstimatorConfig | None, options: dict[str, Any]) -> EstimatorConfig:
+def _config(config: EstimatorConfig | None, options: dict[str, Any], threads: int | None) -> tuple[EstimatorConfig, RunOptions]:
+    run = run_options(config, **split_run_options(options), threads=threads)
     try:
-        cfg = dataclasses.replace(config or EstimatorConfig(**MATRIX_DEFAULTS), **options)
+        network = (
+            {} if options.get("critic", "separable") != "separable" else MATRIX_DEFAULTS
+        )  # a fitted critic takes no network options
+        cfg = dataclasses.replace(config or EstimatorConfig(**network), **options)
     except TypeError as err:
         known = sorted(f.name for f in dataclasses.fields(EstimatorConfig))
         raise TypeError(f"{err}; mi_matrix options are {known}") from None
@@ -85,14 +89,14 @@ def _config(config: EstimatorConfig | None, options: dict[str, Any]) -> Estimato
         raise NeuralMIError(
             f"mi_matrix trains separable critics or fits the Gaussian one: critic must be 'separable' or 'gaussian', got {cfg.critic!r}"
         )
-    if cfg.checkpoint is not None:
+    if run.checkpoint is not None:
         raise NeuralMIError("mi_matrix does not checkpoint: its critics train in one batched pass")
     if cfg.discrete_x or cfg.discrete_y:
         raise NeuralMIError("mi_matrix declares discrete columns by name: pass discrete=[...] instead of discrete_x / discrete_y")
-    return cfg
+    return cfg, run
 
 
-def _job(found: list[Variable], rows: int, cfg: EstimatorConfig) -> _Job:
+def _job(found: list[Variable], rows: int, cfg: EstimatorConfig, run: RunOptions) -> _Job:
     train, val, test = split_indices(rows, (1 - cfg.test_fraction - cfg.val_fraction, cfg.val_fraction), cfg.seed)
     if min(len(train), len(test)) < 4 or len(val) < MIN_VAL_ROWS:
         raise NeuralMIError(
@@ -102,7 +106,7 @@ def _job(found: list[Variable], rows: int, cfg: EstimatorConfig) -> _Job:
     encoded = [encode(v, train, cfg) for v in found]
     widths = np.cumsum([0] + [e.shape[1] for e, _ in encoded])
     feats = torch.from_numpy(np.concatenate([e for e, _ in encoded], axis=1))
-    device = pick_device(cfg.device)
+    device = pick_device(run.device)
     parts = tuple(feats[torch.from_numpy(idx)].to(device) for idx in (train, val, test))
     slices = [slice(int(a), int(b)) for a, b in zip(widths[:-1], widths[1:])]
     return _Job(cfg, parts, slices, [s for _, s in encoded], [v.discrete for v in found], device)  # type: ignore[arg-type]
@@ -249,9 +253,7 @@ def mi_matrix(
     >>> bool(abs(m.nats[0, 1] - 0.5108) < 4 * m.stderr[0, 1]), bool(m.ci_low[0, 2] <= 0 <= m.ci_high[0, 2])
     (True, True)
     """
-    cfg = _config(config, options)
-    if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
-        raise NeuralMIError(f"threads must be a positive integer or None, got {threads!r}")
+    cfg, run = _config(config, options, threads)
     start = time.perf_counter()
     table = as_table(data)
     found, target_var = variables(table, target, groups, discrete)
@@ -259,12 +261,12 @@ def mi_matrix(
     for message in notes:
         warnings.warn(message, MIWarning, stacklevel=2)
     everything = [*found, *([target_var] if target_var is not None else [])]
-    job = _job(everything, table.rows, cfg)
+    job = _job(everything, table.rows, cfg, run)
     pairs = _pairs(found, target_var)
     width = sum(s.stop - s.start for s in job.slices)
-    bar = _progress((cfg.max_steps if cfg.critic == "separable" else 0) + len(pairs), cfg.progress)
+    bar = _progress((cfg.max_steps if cfg.critic == "separable" else 0) + len(pairs), run.progress)
     try:
-        with _threads(threads or default_threads((len(pairs) * width // max(1, len(job.slices)), 0))):
+        with _threads(run.threads or default_threads((len(pairs) * width // max(1, len(job.slices)), 0))):
             results = _estimate(job, pairs, bar)
     finally:
         if bar is not None:
