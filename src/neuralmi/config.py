@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 import os
 from dataclasses import dataclass
 from typing import Literal
@@ -13,6 +14,12 @@ from neuralmi.data import PREPROCESSORS
 from neuralmi.errors import NeuralMIError
 
 __all__ = ["LR_SCHEDULES", "EstimatorConfig"]
+
+_INTEGERS = (
+    "batch_size", "max_steps", "eval_every", "patience", "decay_after", "eval_batch_size", "embed_dim",
+    "checkpoint_every", "quadratic_steps", "seed",
+)  # fmt: skip
+_REALS = ("lr", "weight_decay", "average", "smoothing", "test_fraction", "val_fraction")
 
 LR_SCHEDULES = ("cosine", "constant")
 """Learning-rate schedules over ``max_steps`` (a plateau on validation halves the rate on top)."""
@@ -55,6 +62,7 @@ class EstimatorConfig:
     checkpoint_every: int = 1  # write the checkpoint at every n-th validation point (and always at the last)
 
     def __post_init__(self) -> None:
+        _plain_numbers(self)
         if self.bound not in REPORT_WITH:
             detail = "it does not estimate MI in nats; use it through MILoss" if self.bound in BOUNDS else "unknown bound"
             raise NeuralMIError(
@@ -98,6 +106,8 @@ class EstimatorConfig:
             raise NeuralMIError(
                 f"test_fraction and val_fraction must be in (0, 1) with a sum below 1, got {self.test_fraction} and {self.val_fraction}"
             )
+        if not (isinstance(self.seed, int) and not isinstance(self.seed, bool) and 0 <= self.seed < 2**64):
+            raise NeuralMIError(f"seed must be an integer from 0 to 2**64 - 1, got {self.seed!r} ({type(self.seed).__name__})")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise NeuralMIError(f"lr must be a positive finite number, got {self.lr!r}")
         if not (self.weight_decay >= 0 and math.isfinite(self.weight_decay)):
@@ -124,3 +134,16 @@ class EstimatorConfig:
     def report_bound(self) -> str:
         """The bound reported on the test split."""
         return self.report or REPORT_WITH[self.bound]
+
+
+def _plain_numbers(config: EstimatorConfig) -> None:
+    """Store numpy integers and floats (``np.int64(64)``) as Python ones, so the config stays JSON-safe; refuse other types."""
+    for name in _INTEGERS:
+        value = getattr(config, name)
+        if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+            object.__setattr__(config, name, int(value))
+    for name in _REALS:
+        value = getattr(config, name)
+        if not isinstance(value, numbers.Real) or isinstance(value, bool):
+            raise NeuralMIError(f"{name} must be a number, got {value!r} ({type(value).__name__})")
+        object.__setattr__(config, name, float(value))

@@ -38,6 +38,7 @@ from neuralmi.candidates import (
     fit_quadratic,
     select,
 )
+from neuralmi.checkpoint import check_checkpoint_path
 from neuralmi.config import EstimatorConfig
 from neuralmi.critics import FITTED_CRITICS, GaussianCritic, make_critic
 from neuralmi.data import PREPROCESSORS, Preprocessor, as_samples, check_pair, split_indices
@@ -226,9 +227,17 @@ def pick_device(device: str | torch.device | None) -> torch.device:
     """The given device, or CUDA when available, else the CPU."""
     if device is None or device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise NeuralMIError(f"unknown device {device!r}; use 'cpu', 'cuda', 'cuda:1', ...") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise NeuralMIError(f"device {device!r} was requested but CUDA is not available on this machine")
+    try:
+        torch.empty(1, device=dev)
+    except (RuntimeError, AssertionError) as err:  # mps, xpu, a CUDA index past the last card, ...
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise NeuralMIError(f"device {device!r} is not available on this machine ({reason})") from None
     return dev
 
 
@@ -532,10 +541,13 @@ def _threads(count: int) -> Iterator[None]:
 
 def _config(config: EstimatorConfig | None, options: dict[str, Any]) -> EstimatorConfig:
     try:
-        return dataclasses.replace(config or EstimatorConfig(), **options)
+        cfg = dataclasses.replace(config or EstimatorConfig(), **options)
     except TypeError as err:
         known = sorted(f.name for f in dataclasses.fields(EstimatorConfig))
         raise TypeError(f"{err}; estimate_mi options are {known}") from None
+    if cfg.checkpoint is not None:  # before any work: a checkpoint that cannot be written fails now, not after training
+        check_checkpoint_path(cfg.checkpoint)
+    return cfg
 
 
 def estimate_mi(
