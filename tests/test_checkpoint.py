@@ -18,8 +18,10 @@ import pytest
 import torch
 
 from neuralmi import EstimatorConfig, MIResult, MIWarning, _train, estimate_mi
+from neuralmi import estimate as estimate_module
 from neuralmi.checkpoint import FORMAT_VERSION, load_checkpoint, save_checkpoint
 from neuralmi.critics import QuadraticCritic
+from neuralmi.errors import NeuralMIError
 
 from .conftest import correlated_gaussian
 
@@ -209,7 +211,7 @@ def test_killed_writer_never_leaves_a_partial_checkpoint(tmp_path: Path) -> None
     for _ in range(5):
         writer = multiprocessing.get_context("fork").Process(target=_write_forever, args=(str(path), last + 1, data))
         writer.start()
-        time.sleep(rng.uniform(0.05, 0.4))
+        time.sleep(rng.uniform(0.1, 0.8))
         os.kill(writer.pid, signal.SIGKILL)  # type: ignore[arg-type]
         writer.join()
         assert writer.exitcode == -signal.SIGKILL
@@ -219,3 +221,51 @@ def test_killed_writer_never_leaves_a_partial_checkpoint(tmp_path: Path) -> None
     assert last > 0  # the writers did write
     leftovers = [p.name for p in tmp_path.iterdir() if p != path]
     assert leftovers and all(n.startswith(".big.ckpt.") and n.endswith(".tmp") for n in leftovers)  # kills hit mid-write
+
+
+def test_a_flipped_byte_in_tensor_data_is_refused(tmp_path: Path) -> None:
+    """The stored SHA-256 of the contents catches a change torch.load alone reads without complaint."""
+    path, data = tmp_path / "run.ckpt", torch.arange(1000, dtype=torch.float32)
+    save_checkpoint(path, {"counter": 1, "data": data})
+    raw = bytearray(path.read_bytes())
+    at = bytes(raw).find(data.numpy().tobytes())
+    assert at > 0
+    raw[at + 2001] ^= 0x01  # one bit of one float in the middle of the tensor's storage
+    path.write_bytes(bytes(raw))
+    assert not torch.equal(torch.load(path, weights_only=True)["data"], data)  # torch reads the altered value silently
+    with pytest.raises(NeuralMIError, match=f"{path}: checksum mismatch"):
+        load_checkpoint(path)
+
+
+def test_a_checkpoint_of_version_2_without_checksum_is_still_read(finished: Path, tmp_path: Path) -> None:
+    path = tmp_path / "old.ckpt"
+    payload = torch.load(finished, weights_only=True)
+    del payload["checksum"]
+    torch.save({**payload, "format_version": 2}, path)
+    assert load_checkpoint(path)["step"] == 20
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda d: d / "missing" / "run.ckpt", "checkpoint .*run.ckpt: the folder .*missing does not exist"),
+        (lambda d: d / "file" / "run.ckpt", "checkpoint .*: .*file is a file, not a folder"),
+        (lambda d: d, "checkpoint .* is a folder; give the path of a file"),
+    ],
+)
+def test_a_checkpoint_that_cannot_be_written_fails_before_any_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make: Any, message: str
+) -> None:
+    (tmp_path / "file").write_text("x")
+    monkeypatch.setattr(estimate_module, "prepare", lambda *a, **k: pytest.fail("the data were prepared"))
+    with pytest.raises(NeuralMIError, match=message):
+        quiet(checkpoint=make(tmp_path))
+
+
+def test_checkpoint_files_get_the_umask_mode(tmp_path: Path) -> None:
+    before = os.umask(0o002)
+    try:
+        save_checkpoint(tmp_path / "run.ckpt", {"counter": 0})
+    finally:
+        os.umask(before)
+    assert (tmp_path / "run.ckpt").stat().st_mode & 0o777 == 0o664

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import re
+import signal
 import subprocess
 import sys
+import time
 import warnings
 from pathlib import Path
-from typing import get_args
+from typing import Any, get_args
 
 import numpy as np
 import pytest
@@ -367,3 +371,258 @@ def test_matrix_usage_errors(columns_csv: Path, capsys: pytest.CaptureFixture[st
     assert "declare it with discrete=['label']" in capsys.readouterr().err
     assert main(["matrix", str(columns_csv), "--columns", "a:c", "--quiet"]) == 2
     assert "ranges a:b of indices" in capsys.readouterr().err
+
+
+# ---------------------------------------------- outputs checked first, written whole; Ctrl-C; exit codes (issue 15)
+
+
+@pytest.fixture(scope="module")
+def fitted() -> Any:
+    """A real result in a fraction of a second (the closed-form Gaussian critic), for runs that must not train."""
+    from neuralmi import estimate_mi
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 2))
+    return estimate_mi(x, x + rng.normal(size=(400, 2)), critic="gaussian", progress=False)
+
+
+def no_training(monkeypatch: pytest.MonkeyPatch) -> None:
+    import neuralmi.estimate
+
+    monkeypatch.setattr(neuralmi.estimate, "estimate_mi", lambda *a, **k: pytest.fail("estimate_mi ran"))
+
+
+def returns(monkeypatch: pytest.MonkeyPatch, result: Any, seen: list[Any] | None = None) -> None:
+    import neuralmi.estimate
+
+    def fake(x: Any, y: Any, *args: Any, **kwargs: Any) -> Any:
+        if seen is not None:
+            seen.append((x, y))
+        return result
+
+    monkeypatch.setattr(neuralmi.estimate, "estimate_mi", fake)
+
+
+def hidden(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+def _read_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    from neuralmi import _files
+
+    def refuse(path: Any, mode: int = 0o777) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(_files.os, "mkdir", refuse)
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--plot", "p.txt"], "--plot p.txt: matplotlib cannot write .txt; name it with one of .*png"),
+        (["--plot", "p"], "matplotlib cannot write a file without a suffix"),
+        (["--plot", "missing/p.png"], "--plot missing/p.png: the folder missing does not exist"),
+        (["--plot", "x.npy/p.png"], "--plot x.npy/p.png: x.npy is a file, not a folder"),
+        (["--plot", "."], "--plot . is a folder; give the path of a file"),
+        (["--save", "x.npy/m"], "--save x.npy/m: x.npy is a file, not a folder"),
+        (["--save", "missing/m"], "the folder missing does not exist"),
+        (["--save", "x.npy", "--force"], "--save x.npy is a file; give the path of a folder"),
+        (["--save", "notes", "--force"], "notes holds files other than a saved estimator's"),
+        (["--save", "m", "READ-ONLY"], "--save m: cannot write in . \\(Permission denied\\)"),
+        (["--device", "foo"], "unknown device 'foo'"),
+        (["--device", "mps"], "device 'mps' is not available on this machine"),
+    ],
+)
+def test_outputs_and_device_are_checked_before_any_work(
+    pair: tuple[Path, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    flags: list[str],
+    message: str,
+) -> None:
+    import torch
+
+    if "--plot" in flags:
+        pytest.importorskip("matplotlib")
+    if "mps" in flags and torch.backends.mps.is_available():
+        pytest.skip("this machine has MPS")
+    monkeypatch.chdir(pair[0].parent)
+    (pair[0].parent / "notes").mkdir()
+    (pair[0].parent / "notes" / "todo.txt").write_text("keep me")
+    if "READ-ONLY" in flags:
+        flags = flags[:-1]
+        _read_only(monkeypatch)
+    no_training(monkeypatch)
+    assert main(["estimate", "x.npy", "y.npy", *flags, "--quiet"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and re.search(message, err[0]), err
+    assert (pair[0].parent / "notes" / "todo.txt").read_text() == "keep me"
+
+
+def test_bench_checks_its_json_path_before_running(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import neuralmi.benchmark.runner
+
+    monkeypatch.setattr(neuralmi.benchmark.runner, "run", lambda *a, **k: pytest.fail("the benchmark ran"))
+    assert main(["bench", "--quick", "--json", str(tmp_path / "missing" / "b.json")]) == 2
+    assert "--json" in capsys.readouterr().err
+
+
+def _pickled(d: Path) -> None:
+    np.save(d / "o.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+
+
+@pytest.mark.parametrize(
+    ("make", "args", "message"),
+    [
+        (lambda d: (d / "e.npy").write_bytes(b""), ["e.npy", "y.npy"], "e.npy: the file is empty"),
+        (lambda d: (d / "dir.npy").mkdir(), ["dir.npy", "y.npy"], "dir.npy: a folder, not a file"),
+        (_pickled, ["o.npy", "y.npy"], "o.npy: holds Python objects"),
+        (lambda d: np.save(d / "s.npy", np.float64(1.0)), ["s.npy", "y.npy", "--x", "0"], "s.npy: columns are picked from a 1-D"),
+        (lambda d: None, ["x.npy", "y.npy", "--x", "a:b"], "column range 'a:b' must be of indices"),
+        (lambda d: np.save(d / "n.npy", np.zeros((400, 0))), ["n.npy", "y.npy"], "n.npy: X has samples of no features"),
+        (lambda d: np.save(d / "b.npy", np.arange(400) + 2**60), ["b.npy", "y.npy"], r"b.npy: X holds integers beyond 2\*\*53"),
+        (
+            lambda d: (d / "u.csv").write_text("a,b\n" + "1,2\n" * 30 + "1_000,3\n"),
+            ["u.csv", "--x", "a", "--y", "b"],
+            "u.csv: X column 'a' is non-numeric: row 30 holds '1_000', not a number",
+        ),
+        (
+            lambda d: (d / "years.csv").write_text("2019,2020\n" + "0.5,1.5\n" * 30),
+            ["years.csv", "--x", "0", "--y", "1"],
+            "years.csv: the first row .* --header or .* --no-header",
+        ),
+    ],
+)
+def test_input_the_user_can_fix_is_exit_2_and_one_sentence(
+    pair: tuple[Path, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    make: Any,
+    args: list[str],
+    message: str,
+) -> None:
+    monkeypatch.chdir(pair[0].parent)
+    make(pair[0].parent)
+    no_training(monkeypatch)
+    assert main(["estimate", *args, "--quiet"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and re.search(message, err[0]) and "internal error" not in err[0], err
+
+
+def test_an_unreadable_file_is_exit_2(
+    pair: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import neuralmi.tables
+
+    monkeypatch.setattr(neuralmi.tables.os, "access", lambda path, mode: False)  # root reads anything: the check is faked
+    no_training(monkeypatch)
+    assert main(["estimate", str(pair[0]), str(pair[1])]) == 2
+    assert "x.npy: permission denied, the file cannot be read" in capsys.readouterr().err
+
+
+def test_header_and_thousands_flags(
+    tmp_path: Path, fitted: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "years.csv").write_text("2019,2020\n" + "".join(f"{i / 7},{i / 3}\n" for i in range(300)))
+    (tmp_path / "t.tsv").write_text("a\tb\n" + "".join(f"1,{i:03d}\t{i}\n" for i in range(300)))
+    seen: list[Any] = []
+    returns(monkeypatch, fitted, seen)
+    assert main(["estimate", str(tmp_path / "years.csv"), "--x", "2019", "--y", "2020", "--header", "--quiet"]) == 0
+    assert main(["estimate", str(tmp_path / "years.csv"), "--x", "0", "--y", "1", "--no-header", "--quiet"]) == 0
+    assert main(["estimate", str(tmp_path / "t.tsv"), "--x", "a", "--y", "b", "--thousands", ",", "--quiet"]) == 0
+    assert [len(x) for x, _ in seen] == [300, 301, 300]
+    assert seen[2][0][:3].ravel().tolist() == [1000.0, 1001.0, 1002.0]
+    capsys.readouterr()
+
+
+def test_outputs_are_written_whole_with_the_umask(pair: tuple[Path, Path], fitted: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("matplotlib")
+    from neuralmi.io import load
+
+    returns(monkeypatch, fitted)
+    d = pair[0].parent
+    before = os.umask(0o002)
+    try:
+        assert main(["estimate", str(pair[0]), str(pair[1]), "--plot", str(d / "c.svg"), "--save", str(d / "m"), "--quiet"]) == 0
+    finally:
+        os.umask(before)
+    assert (d / "c.svg").read_bytes().lstrip().startswith(b"<?xml") and (d / "c.svg").stat().st_mode & 0o777 == 0o664
+    assert (d / "m").stat().st_mode & 0o777 == 0o775 and {p.stat().st_mode & 0o777 for p in (d / "m").iterdir()} == {0o664}
+    assert load(d / "m").summary["x_shape"] == [2] and hidden(d) == []
+
+
+def test_ctrl_c_during_training_is_130_and_one_line(
+    pair: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import neuralmi.estimate
+
+    def interrupted(*args: Any, **kwargs: Any) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(neuralmi.estimate, "estimate_mi", interrupted)
+    d = pair[0].parent
+    assert main(["estimate", str(pair[0]), str(pair[1]), "--save", str(d / "m")]) == 130
+    assert capsys.readouterr().err == "neuralmi: interrupted\n" and not (d / "m").exists()
+
+
+@pytest.mark.parametrize("at", [1, 3, 4])
+def test_ctrl_c_while_writing_outputs_leaves_none_of_them(
+    pair: tuple[Path, Path], fitted: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], at: int
+) -> None:
+    """KeyboardInterrupt at the 1st or 3rd file of --save, or while the plot is drawn into its file (4th)."""
+    pytest.importorskip("matplotlib")
+    from neuralmi import _files
+
+    real, calls = _files._write_new, []
+
+    def write(path: Path, fn: Any) -> None:
+        calls.append(path)
+        if len(calls) == at:
+            raise KeyboardInterrupt
+        real(path, fn)
+
+    returns(monkeypatch, fitted)
+    monkeypatch.setattr(_files, "_write_new", write)
+    d = pair[0].parent
+    assert main(["estimate", str(pair[0]), str(pair[1]), "--plot", str(d / "c.png"), "--save", str(d / "m"), "--quiet"]) == 130
+    assert not (d / "c.png").exists() and not (d / "m").exists() and hidden(d) == []
+    assert capsys.readouterr().err == "neuralmi: interrupted\n"
+
+
+def test_ctrl_c_while_moving_outputs_into_place_leaves_all_of_them(
+    pair: tuple[Path, Path], fitted: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real SIGINT after the save folder is staged and before the plot is moved: held back until both are in place."""
+    pytest.importorskip("matplotlib")
+    from neuralmi import _files
+    from neuralmi.io import load
+
+    real = _files._commit_folder
+
+    def signalled(s: Any) -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+        real(s)
+
+    returns(monkeypatch, fitted)
+    monkeypatch.setattr(_files, "_commit_folder", signalled)
+    d = pair[0].parent
+    assert main(["estimate", str(pair[0]), str(pair[1]), "--plot", str(d / "c.png"), "--save", str(d / "m"), "--quiet"]) == 130
+    assert (d / "c.png").read_bytes()[:4] == b"\x89PNG" and load(d / "m").summary["x_shape"] == [2] and hidden(d) == []
+
+
+@pytest.mark.skipif(os.name != "posix", reason="sends SIGINT")
+def test_ctrl_c_while_importing_is_one_line_and_130(pair: tuple[Path, Path]) -> None:
+    """SIGINT at several moments of start-up (torch's import included): never a traceback."""
+    codes = []
+    for delay in (0.3, 0.8, 1.5, 3.0):
+        cmd = [sys.executable, "-m", "neuralmi", "estimate", str(pair[0]), str(pair[1]), "--steps", "5", "--quiet"]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+        assert "Traceback" not in err, err
+        assert (proc.returncode, err) in ((130, "neuralmi: interrupted\n"), (-signal.SIGINT, "")), (proc.returncode, err)
+        codes.append(proc.returncode)
+    assert 130 in codes

@@ -6,6 +6,7 @@ import math
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from hypothesis import given, settings
@@ -16,6 +17,7 @@ from neuralmi import MILoss, MIWarning, estimate_mi
 from neuralmi.bounds import BOUNDS
 from neuralmi.critics import SeparableCritic
 from neuralmi.data import Standardizer, as_samples, check_pair, split_indices
+from neuralmi.errors import NeuralMIError
 
 FAST = {"max_steps": 20, "progress": False}
 
@@ -184,3 +186,57 @@ def test_each_preprocessing_saves_and_reloads_to_the_same_estimate(preprocess: s
 def test_unknown_preprocessing_is_refused() -> None:
     with pytest.raises(ValueError, match="preprocess must be"):
         estimate_mi(np.zeros((50, 1)), np.zeros((50, 1)), preprocess="ranks")
+
+
+# ------------------------------------------------- inputs refused with a message, not read wrong (issue 15)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (np.ma.masked_array([1.0, 2.0, 3.0], mask=[0, 1, 0]), "masked array with 1 masked values"),
+        (np.array([2**60 + 1, 2**60 + 2]), r"integers beyond 2\*\*53 in magnitude \(1152921504606846977 at row 0\)"),
+        (torch.tensor([[1, -(2**53) - 1]]), r"beyond 2\*\*53 in magnitude \(-9007199254740993 at row 0\)"),
+        ([[1, 2**70]], r"beyond 2\*\*53 in magnitude \(1180591620717411303424 at row 0\)"),  # too large for int64 too
+        (np.zeros((5, 0)), r"samples of no features \(shape \(5, 0\)\)"),
+        (np.zeros((5, 2, 0)), r"samples of no features"),
+        (torch.zeros(3, 2, device="meta"), "meta tensor, which holds no values"),
+        (lambda: torch.ones(3, dtype=torch.complex32), "tensor of dtype torch.complex32"),  # made in the test: torch warns
+    ],
+)
+def test_inputs_that_would_be_read_wrong_are_refused(data: object, message: str) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # complex32 is experimental in torch
+        with pytest.raises(NeuralMIError, match=message):
+            as_samples(data() if callable(data) else data)
+
+
+def test_exact_integers_unmasked_arrays_float8_and_sparse_tensors_are_read() -> None:
+    assert as_samples(np.array([2**53, -(2**53)])).ravel().tolist() == [2.0**53, -(2.0**53)]
+    assert as_samples(np.ma.masked_array([1.0, 2.0], mask=[0, 0])).ravel().tolist() == [1.0, 2.0]
+    assert as_samples(torch.tensor([0.5, -2.0, 448.0]).to(torch.float8_e4m3fn)).ravel().tolist() == [0.5, -2.0, 448.0]
+    assert as_samples(torch.eye(3).to_sparse()).tolist() == np.eye(3).tolist()
+
+
+@pytest.mark.parametrize(
+    ("column", "message"),
+    [
+        (pd.array([True, None, False], dtype="boolean"), "column 'c' has a missing value \\(NA\\) at row 1"),
+        (pd.array([1, 2, None], dtype="Int64"), "column 'c' has a missing value \\(NA\\) at row 2"),
+        ([True, None, False], "column 'c' has a missing value \\(None/NA\\) at row 1"),
+        (["1.5", "2"], "column 'c' holds numbers as text \\(row 0: '1.5'\\)"),
+        (["1", "two"], "column 'c' is non-numeric: row 1 holds 'two', not a number"),
+        (pd.Categorical(["u", "v", "u"]), "column 'c' is non-numeric \\(dtype category\\)"),
+        (np.array([1, 2**62, 3]), "column 'c' holds integers beyond 2\\*\\*53"),
+    ],
+)
+def test_pandas_columns_name_the_cell_that_is_refused(column: object, message: str) -> None:
+    frame = pd.DataFrame({"c": column})
+    for data in (frame, frame["c"]):  # a table, and its column alone as a Series
+        with pytest.raises(NeuralMIError, match=message):
+            as_samples(data, "x")
+
+
+def test_pandas_booleans_and_python_numbers_in_object_columns_are_read() -> None:
+    frame = pd.DataFrame({"b": pd.array([True, False], dtype="boolean"), "o": pd.Series([1, 2.5], dtype=object)})
+    assert as_samples(frame).tolist() == [[1.0, 1.0], [0.0, 2.5]]

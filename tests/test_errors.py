@@ -12,8 +12,9 @@ import torch
 import neuralmi
 from neuralmi import benchmark, bounds, conditionals, critics, data, divergences, tables
 from neuralmi.benchmark import runner
-from neuralmi.checkpoint import load_checkpoint
+from neuralmi.checkpoint import check_checkpoint_path, load_checkpoint
 from neuralmi.errors import NeuralMIError
+from neuralmi.estimate import pick_device
 
 
 def _garbage_checkpoint(tmp: Path) -> object:
@@ -63,6 +64,10 @@ CASES: dict[str, tuple[Callable[[Path], object], str]] = {
         "unknown peer",
     ),
     "benchmark.sample": (lambda t: benchmark.get_task("binary_channel").sample(0, 0), "sample size"),
+    "estimate.pick_device": (lambda t: pick_device("foo"), "unknown device 'foo'"),
+    "config.seed": (lambda t: neuralmi.EstimatorConfig(seed=-1), "seed must be an integer"),
+    "io.load": (lambda t: neuralmi.load(t / "nope"), "no such folder"),
+    "checkpoint.check_checkpoint_path": (lambda t: check_checkpoint_path(t / "no" / "c.ckpt"), "does not exist"),
 }
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import threading
 import warnings
 from pathlib import Path
 from typing import Any
@@ -14,7 +17,7 @@ from torch import Tensor, nn
 
 from neuralmi import EstimatorConfig, MIResult, SeparableCritic, estimate_mi
 from neuralmi.errors import NeuralMIError
-from neuralmi.io import load, save
+from neuralmi.io import SAVED_FILES, load, save
 
 pytestmark = pytest.mark.filterwarnings("ignore::neuralmi.MIWarning")  # ten training steps: the estimates mean nothing
 
@@ -121,3 +124,173 @@ def test_files_saved_with_run_time_options_in_the_config_load_quietly(tmp_path: 
         saved = load(d)
         estimate = saved.estimate(*samples())
     assert estimate.n_test == 200 and estimate.config == EstimatorConfig(max_steps=10, gaussian_critic=False)
+
+
+def gaussian_fit(width: int = 2, seed: int = 0) -> Any:
+    """A result in a fraction of a second: the closed-form Gaussian critic, nothing trained."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(400, width))
+    return estimate_mi(x, x + rng.normal(size=(400, width)), critic="gaussian", progress=False)
+
+
+@pytest.fixture(scope="module")
+def result() -> Any:
+    return gaussian_fit()
+
+
+@pytest.fixture
+def umask() -> Any:
+    before = os.umask(0o022)
+    yield
+    os.umask(before)
+
+
+def hidden(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+def test_saved_files_get_the_umask_modes(result: Any, tmp_path: Path, umask: None) -> None:
+    os.umask(0o002)
+    d = save(result, tmp_path / "m")
+    assert d.stat().st_mode & 0o777 == 0o775
+    assert {p.name: p.stat().st_mode & 0o777 for p in d.iterdir()} == dict.fromkeys(SAVED_FILES, 0o664)
+
+
+@pytest.mark.parametrize("at", [1, 2, 3, 4])
+def test_ctrl_c_while_saving_leaves_the_whole_old_folder_or_nothing(
+    result: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, at: int
+) -> None:
+    """KeyboardInterrupt at each file write (1-3) or at the move into place (4): no new folder, the old one intact."""
+    from neuralmi import _files
+
+    old = save(gaussian_fit(3), tmp_path / "old")
+    before = {p.name: p.read_bytes() for p in old.iterdir()}
+    real_write, real_rename, calls = _files._write_new, os.rename, []
+
+    def write(path: Path, fn: Any) -> None:
+        calls.append(path)
+        if len(calls) == at:
+            raise KeyboardInterrupt
+        real_write(path, fn)
+
+    def rename(a: Any, b: Any) -> None:
+        if at == 4:
+            raise KeyboardInterrupt
+        real_rename(a, b)
+
+    monkeypatch.setattr(_files, "_write_new", write)
+    monkeypatch.setattr(_files.os, "rename", rename)
+    monkeypatch.setattr(_files, "_exchange", lambda a, b: (_ for _ in ()).throw(KeyboardInterrupt))
+    for target, force in ((tmp_path / "new", False), (old, True)):
+        calls.clear()
+        with pytest.raises(KeyboardInterrupt):
+            save(result, target, force=force)
+    monkeypatch.undo()
+    assert not (tmp_path / "new").exists() and hidden(tmp_path) == []
+    assert {p.name: p.read_bytes() for p in old.iterdir()} == before
+    assert load(old).summary["x_shape"] == [3]
+
+
+def test_concurrent_saves_into_one_folder_never_load_as_a_mixed_pair(tmp_path: Path) -> None:
+    """Two threads save results of 2 and 3 features into one folder while a third loads: every load is one whole save."""
+    results, target, stop = {2: gaussian_fit(2), 3: gaussian_fit(3)}, tmp_path / "m", threading.Event()
+    save(results[2], target)
+    loaded: list[tuple[list[int], int]] = []
+    failures: list[str] = []
+
+    def write(width: int) -> None:
+        for _ in range(25):
+            save(results[width], target, force=True)
+
+    def read() -> None:
+        while not stop.is_set():
+            try:
+                s = load(target)
+            except Exception as err:
+                failures.append(f"{type(err).__name__}: {err}")
+                continue
+            loaded.append((s.summary["x_shape"], s.critic.x_dim))
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in (2, 3)] + [threading.Thread(target=read)]
+    for t in threads:
+        t.start()
+    for t in threads[:2]:
+        t.join()
+    stop.set()
+    threads[2].join()
+    assert failures == [] and loaded, failures[:3]
+    assert all(shape == [dim] for shape, dim in loaded)
+    assert hidden(tmp_path) == []
+
+
+def test_a_flipped_byte_is_refused_naming_the_file(result: Any, tmp_path: Path) -> None:
+    d = save(result, tmp_path / "m")
+    for name in ("critic.pt", "standardizers.npz"):
+        data = bytearray((d / name).read_bytes())
+        data[len(data) // 2] ^= 0x01
+        (d / name).write_bytes(bytes(data))
+        with pytest.raises(NeuralMIError, match=f"{name}: checksum mismatch"):
+            load(d)
+        save(result, d, force=True)
+
+
+def _edit_json(d: Path, change: Any) -> None:
+    summary = json.loads((d / "result.json").read_text())
+    change(summary)
+    (d / "result.json").write_text(json.dumps(summary))
+
+
+def _garbage_critic(d: Path) -> None:
+    """A critic file of the right checksum that torch cannot read."""
+    (d / "critic.pt").write_bytes(b"garbage")
+    _edit_json(d, lambda s: s["checksums"].update({"critic.pt": hashlib.sha256(b"garbage").hexdigest()}))
+
+
+@pytest.mark.parametrize(
+    ("tamper", "message"),
+    [
+        (lambda d: (d / "critic.pt").unlink(), "critic.pt is missing"),
+        (lambda d: (d / "result.json").write_text("{not json"), "result.json: not valid JSON"),
+        (lambda d: (d / "result.json").write_text("[1, 2]"), "result.json: holds a list"),
+        (lambda d: _edit_json(d, lambda s: s.pop("config")), "field 'config' is missing"),
+        (lambda d: _edit_json(d, lambda s: s.update(x_shape="two")), "field 'x_shape' is malformed"),
+        (lambda d: _edit_json(d, lambda s: s.update(mi_nats="big")), "field 'mi_nats' is malformed"),
+        (lambda d: _edit_json(d, lambda s: s.update(stderr=float("inf"))), "field 'stderr' is malformed"),  # JSON Infinity
+        (lambda d: _edit_json(d, lambda s: s.pop("checksums")), "field 'checksums' is missing"),
+        (lambda d: _edit_json(d, lambda s: s["config"].update(colour="red")), "not a loadable saved estimator"),
+        (lambda d: _edit_json(d, lambda s: s["config"].update(batch_size=-1)), "batch_size must be a positive integer"),
+        (lambda d: _edit_json(d, lambda s: s["critic_spec"].update(dims=[5, 2])), "not a loadable saved estimator"),
+        (_garbage_critic, "not a loadable saved estimator"),
+    ],
+)
+def test_a_tampered_folder_raises_one_error_naming_it(result: Any, tmp_path: Path, tamper: Any, message: str) -> None:
+    d = save(result, tmp_path / "m")
+    tamper(d)
+    with pytest.raises(NeuralMIError, match=message) as caught:
+        load(d)
+    assert str(d) in str(caught.value)
+
+
+def test_load_names_a_missing_folder_or_a_file(tmp_path: Path) -> None:
+    with pytest.raises(NeuralMIError, match="no such folder"):
+        load(tmp_path / "nope")
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(NeuralMIError, match="a file, not a folder"):
+        load(tmp_path / "f")
+
+
+def test_a_folder_of_format_1_without_checksums_still_loads(result: Any, tmp_path: Path) -> None:
+    d = save(result, tmp_path / "m")
+    _edit_json(d, lambda s: s.update(format_version=1, checksums=None) or s.pop("checksums"))
+    assert load(d).summary["format_version"] == 1
+
+
+def test_force_replaces_only_a_saved_estimator(result: Any, tmp_path: Path) -> None:
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "todo.txt").write_text("keep me")
+    with pytest.raises(NeuralMIError, match=r"holds files other than a saved estimator's \(todo.txt\)"):
+        save(result, tmp_path / "notes", force=True)
+    assert (tmp_path / "notes" / "todo.txt").read_text() == "keep me"
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(NeuralMIError, match="is a file"):
+        save(result, tmp_path / "file", force=True)

@@ -2,6 +2,10 @@
 
 import sys
 
-from neuralmi.cli import main
+try:
+    from neuralmi.cli import main
+except KeyboardInterrupt:  # Ctrl-C before the command line is up: one line, as from main
+    print("neuralmi: interrupted", file=sys.stderr)
+    sys.exit(130)
 
 sys.exit(main())

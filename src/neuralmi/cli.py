@@ -7,9 +7,9 @@ import json
 import sys
 import traceback
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any, BinaryIO, get_args
 
 from neuralmi._version import __version__
 from neuralmi.config import LR_SCHEDULES
@@ -19,7 +19,7 @@ from neuralmi.errors import NeuralMIError
 
 __all__ = ["main"]
 
-EXIT_USAGE, EXIT_INTERNAL = 2, 1
+EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 2, 1, 130
 DEMO_TASKS = ("gaussian_1d_rho0.4", "binary_channel", "pm1_vector_7", "independent_high_dim")
 
 
@@ -44,6 +44,12 @@ def _parser() -> argparse.ArgumentParser:
         help="estimate I(X;Y|Z) given Z: a file of Z samples (paired row by row), or with one table input its Z columns "
         "(or, in an .npz holding x and y, the name of the Z array)",
     )
+    header = est.add_mutually_exclusive_group()
+    header.add_argument(
+        "--header", dest="header", action="store_true", default=None, help="the first row of a .csv/.tsv names the columns"
+    )
+    header.add_argument("--no-header", dest="header", action="store_false", help="the first row of a .csv/.tsv is data")
+    est.add_argument("--thousands", help="the character grouping digits in a .csv/.tsv's numbers (1,000 with ','); default none")
     est.add_argument("--bound", default=None, help="training bound (default dv); see `neuralmi bounds`")
     est.add_argument(
         "--critic",
@@ -176,10 +182,8 @@ def _matrix(args: argparse.Namespace) -> int:
     from neuralmi.matrix import mi_matrix
     from neuralmi.tables import read_table
 
-    _check_output(args.plot, args.force)
+    _check_plot(args.plot, args.force)
     _check_threads(args.threads)
-    if args.plot is not None:
-        _require_plotting()
     table = read_table(args.table)
     if isinstance(table, dict):
         if len(table) != 1:
@@ -226,17 +230,79 @@ def _matrix(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_output(path: Path | None, force: bool) -> None:
-    if path is not None and path.exists() and not force:
+def _check_file(path: Path | None, force: bool, flag: str) -> None:
+    """Refuse, before any work, an output file that cannot be written or would overwrite one without ``--force``."""
+    from neuralmi._files import check_output
+
+    if path is None:
+        return
+    check_output(path, folder=False, what=flag)
+    if path.exists() and not force:
         raise UsageError(f"{path} already exists; pass --force to overwrite it")
-    if path is not None and not path.parent.exists():
-        raise UsageError(f"{path.parent}: directory does not exist")
+
+
+def _check_plot(path: Path | None, force: bool, flag: str = "--plot") -> None:
+    """Refuse, before any work, a plot path of a format matplotlib cannot write, or one :func:`_check_file` refuses."""
+    if path is None:
+        return
+    _require_plotting()
+    _check_file(path, force, flag)
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if path.suffix[1:].lower() not in formats:
+        raise UsageError(
+            f"{flag} {path}: matplotlib cannot write {path.suffix or 'a file without a suffix'}; "
+            f"name it with one of {', '.join('.' + f for f in sorted(formats))}"
+        )
+
+
+def _check_save(path: Path | None, force: bool) -> None:
+    """Refuse, before any work, a --save folder that cannot be written or would be overwritten without ``--force``."""
+    from neuralmi._files import check_output
+
+    if path is None:
+        return
+    check_output(path, folder=True, what="--save")
+    if path.exists() and not force:
+        raise UsageError(f"{path} already exists; pass --force to overwrite it")
+    from neuralmi.io import check_save_target
+
+    check_save_target(path, force=force)
+
+
+def _write(outputs: list[tuple[Path, Any]], force: bool) -> None:
+    """Write every output (a path and its bytes, a figure, or a folder's files) in full, then move them all into place.
+
+    Each is written under a temporary name beside its target first; Ctrl-C or an error before the
+    move leaves no output, and Ctrl-C during the move is held back until every output is in place.
+    """
+    from neuralmi._files import Staged, commit, discard, stage_file, stage_folder
+
+    staged: list[Staged] = []
+    try:
+        for path, content in outputs:
+            if isinstance(content, dict):
+                staged.append(stage_folder(path, content, replace=force))
+            else:
+                staged.append(stage_file(path, _writer(content, path.suffix[1:].lower()), replace=force))
+    except BaseException:
+        discard(staged)
+        raise
+    commit(staged)
+
+
+def _writer(content: Any, fmt: str) -> Callable[[BinaryIO], object]:
+    """How an output's content goes into an open file: bytes as they are, a matplotlib Figure in the format ``fmt``."""
+    if isinstance(content, bytes):
+        return lambda f: f.write(content)
+    return lambda f: content.savefig(f, format=fmt)
 
 
 def _load_samples(args: argparse.Namespace) -> tuple[Any, Any]:
     from neuralmi.tables import read_table, select_columns
 
-    data = read_table(args.x)
+    data = read_table(args.x, header=args.header, thousands=args.thousands)
     if args.y is None:
         if isinstance(data, dict):
             if {"x", "y"} <= data.keys():
@@ -253,7 +319,8 @@ def _load_samples(args: argparse.Namespace) -> tuple[Any, Any]:
             value = next(iter(value.values()))
         return select_columns(value, cols, path) if cols else value
 
-    return single(data, args.x, args.x_cols), single(read_table(args.y), args.y, args.y_cols)
+    other = read_table(args.y, header=args.header, thousands=args.thousands)
+    return single(data, args.x, args.x_cols), single(other, args.y, args.y_cols)
 
 
 GIVEN_REFUSES = {
@@ -333,11 +400,13 @@ def _estimate(args: argparse.Namespace) -> int:
     from neuralmi.estimate import estimate_mi
     from neuralmi.labels import as_labels
 
-    _check_output(args.plot, args.force)
-    if args.save is not None and args.save.exists() and not args.force:
-        raise UsageError(f"{args.save} already exists; pass --force to overwrite it")
-    if args.plot is not None:
-        _require_plotting()
+    _check_plot(args.plot, args.force)
+    _check_save(args.save, args.force)
+    _check_threads(args.threads)
+    if args.device is not None:
+        from neuralmi.estimate import pick_device
+
+        pick_device(args.device)
     x, y = _load_samples(args)
     discrete = args.discrete or ""
     if "z" in discrete and args.given is None:
@@ -348,7 +417,6 @@ def _estimate(args: argparse.Namespace) -> int:
     except NeuralMIError as err:
         where = args.x if str(err).startswith("X") or args.y is None else args.y
         raise UsageError(f"{where}: {err}") from None
-    _check_threads(args.threads)
     if len(x) != len(y):
         raise UsageError(f"X ({args.x}) has {len(x)} rows but Y ({args.y or args.x}) has {len(y)}; rows must be paired")
     options = {
@@ -389,14 +457,16 @@ def _estimate(args: argparse.Namespace) -> int:
             f"I(X;Y) = {result.nats:.4f} nats = {result.bits:.4f} bits, 95% CI [{lo:.4f}, {hi:.4f}] nats "
             f"(± {result.stderr:.4f}), n = {len(x)} (test {result.n_test}), {result.seconds:.1f} s"
         )
+    outputs: list[tuple[Path, Any]] = []
+    if args.save is not None:
+        from neuralmi.io import saved_files
+
+        outputs.append((args.save, saved_files(result)))
     if args.plot is not None:
         from neuralmi.plotting import plot_curve
 
-        plot_curve(result, args.plot)
-    if args.save is not None:
-        from neuralmi.io import save
-
-        save(result, args.save, force=args.force)
+        outputs.append((args.plot, plot_curve(result)))
+    _write(outputs, args.force)
     return 0
 
 
@@ -435,10 +505,8 @@ def _demo(args: argparse.Namespace) -> int:
     from neuralmi.estimate import estimate_mi
 
     plot = None if args.no_plot else args.plot
-    _check_output(plot, args.force)
+    _check_plot(plot, args.force)
     _check_threads(args.threads)
-    if plot is not None:
-        _require_plotting()
     rows = []
     print(f"{'example':<24} {'n':>6} {'truth':>8} {'estimate':>9} {'95% CI':>19} {'seconds':>8}")
     for task in map(get_task, DEMO_TASKS):
@@ -455,7 +523,7 @@ def _demo(args: argparse.Namespace) -> int:
     if plot is not None:
         from neuralmi.plotting import plot_demo
 
-        plot_demo(rows, plot)
+        _write([(plot, plot_demo(rows))], args.force)
         print(f"plot written to {plot}")
     return 0
 
@@ -481,10 +549,8 @@ def _bench(args: argparse.Namespace) -> int:
     if args.list:
         _list_tasks([args.family] if args.family else list(FAMILIES))
         return 0
-    for path in (args.json, args.plot):
-        _check_output(path, args.force)
-    if args.plot is not None:
-        _require_plotting()
+    _check_file(args.json, args.force, "--json")
+    _check_plot(args.plot, args.force)
     if args.seeds < 1:
         raise UsageError(f"--seeds must be at least 1, got {args.seeds}")
     unknown = [t for t in args.tasks or [] if t not in TASKS and t not in CMI_TASKS]
@@ -509,12 +575,14 @@ def _bench(args: argparse.Namespace) -> int:
         for name, c in checks.items():
             measured = c.get("ratio", c["estimate"])
             print(f"consistency {name:<16} measured {measured:.3f}  ideal {c['ideal']:.3f}")
+    outputs: list[tuple[Path, Any]] = []
     if args.json is not None:
-        args.json.write_text(json.dumps(out, indent=1))
+        outputs.append((args.json, json.dumps(out, indent=1).encode()))
     if args.plot is not None:
         from neuralmi.plotting import plot_bench
 
-        plot_bench(rows, records, args.plot)
+        outputs.append((args.plot, plot_bench(rows, records)))
+    _write(outputs, args.force)
     return 0
 
 
@@ -538,7 +606,16 @@ def _bounds() -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit code (0 ok, 1 internal error, 2 bad usage, input or files)."""
+    """Run the command line; return the exit code (0 ok, 1 internal error, 2 bad usage, input or files, 130 Ctrl-C)."""
+    try:
+        return _run(argv)
+    except KeyboardInterrupt:  # anywhere, the imports of torch and the rest included: one line, no traceback
+        print("neuralmi: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _run(argv: Sequence[str] | None) -> int:
+    """Parse and run one command, turning each exception into its exit code and one line on stderr."""
     parser = _parser()
     try:
         args = parser.parse_args(argv)
@@ -557,19 +634,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (NeuralMIError, OSError) as err:  # the user's input, settings or files (missing, unwritable, disk full)
         if args.debug:
             traceback.print_exc()
-        print(f"neuralmi: error: {err}", file=sys.stderr)
+        print(f"neuralmi: error: {_one_line(err)}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("neuralmi: interrupted", file=sys.stderr)
-        return 130
     except Exception as err:  # a bug: one line unless --debug
         if args.debug:
             traceback.print_exc()
         print(
-            f"neuralmi: internal error, please report it: {type(err).__name__}: {err} (rerun with --debug for the traceback)",
+            f"neuralmi: internal error, please report it: {type(err).__name__}: {_one_line(err)} "
+            "(rerun with --debug for the traceback)",
             file=sys.stderr,
         )
         return EXIT_INTERNAL
+
+
+def _one_line(err: BaseException) -> str:
+    """An exception's message on one line (an OSError names its file)."""
+    if isinstance(err, OSError) and err.strerror and err.filename:
+        text = f"{err.filename}: {err.strerror}"
+    else:
+        text = str(err) or type(err).__name__
+    return " ".join(text.split())
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 import os
 import warnings
 from collections.abc import Mapping
@@ -27,6 +28,11 @@ __all__ = [
     "run_options",
     "split_run_options",
 ]
+
+_INTEGERS = (
+    "batch_size", "max_steps", "eval_every", "patience", "decay_after", "eval_batch_size", "embed_dim", "quadratic_steps", "seed",
+)  # fmt: skip
+_REALS = ("lr", "weight_decay", "average", "smoothing", "test_fraction", "val_fraction")
 
 LRSchedule = Literal["cosine", "constant"]
 """Learning-rate schedules over ``max_steps`` (a plateau on validation halves the rate on top)."""
@@ -134,6 +140,7 @@ class EstimatorConfig:
         checkpoint: str | os.PathLike[str] | None,
         checkpoint_every: int | None,
     ) -> None:
+        _plain_numbers(self)
         given: dict[str, Any] = {
             k: v for k, v in zip(MOVED_TO_RUN, (device, progress, checkpoint, checkpoint_every)) if v is not None
         }
@@ -181,6 +188,8 @@ class EstimatorConfig:
             raise NeuralMIError(
                 f"test_fraction and val_fraction must be in (0, 1) with a sum below 1, got {self.test_fraction} and {self.val_fraction}"
             )
+        if not (isinstance(self.seed, int) and not isinstance(self.seed, bool) and 0 <= self.seed < 2**64):
+            raise NeuralMIError(f"seed must be an integer from 0 to 2**64 - 1, got {self.seed!r} ({type(self.seed).__name__})")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise NeuralMIError(f"lr must be a positive finite number, got {self.lr!r}")
         if not (self.weight_decay >= 0 and math.isfinite(self.weight_decay)):
@@ -229,3 +238,16 @@ def run_options(config: EstimatorConfig | None, **given: Any) -> RunOptions:
     chosen = {name: value for name, value in given.items() if value is not getattr(defaults, name)}
     carried = dict(config.deprecated_run) if config is not None else {}
     return RunOptions(**{**carried, **chosen})
+
+
+def _plain_numbers(config: EstimatorConfig) -> None:
+    """Store numpy integers and floats (``np.int64(64)``) as Python ones, so the config stays JSON-safe; refuse other types."""
+    for name in _INTEGERS:
+        value = getattr(config, name)
+        if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+            object.__setattr__(config, name, int(value))
+    for name in _REALS:
+        value = getattr(config, name)
+        if not isinstance(value, numbers.Real) or isinstance(value, bool):
+            raise NeuralMIError(f"{name} must be a number, got {value!r} ({type(value).__name__})")
+        object.__setattr__(config, name, float(value))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -10,6 +11,7 @@ import numpy as np
 from neuralmi.errors import NeuralMIError
 
 __all__ = [
+    "EXACT_INTEGERS",
     "PREPROCESSORS",
     "NormalScores",
     "Preprocess",
@@ -28,6 +30,12 @@ def _column_names(data: Any) -> list[str] | None:
     return [str(c) for c in columns] if columns is not None else None
 
 
+EXACT_INTEGERS = 2**53
+"""float64 represents every integer up to this magnitude exactly, and not all integers beyond it."""
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]?(inf|infinity|nan)", re.IGNORECASE)
+_GROUPED = re.compile(r"[+-]?\d{1,3}([,_ .']\d{3})+(\.\d*)?")
+
+
 def is_numeric_dtype(dtype: Any) -> bool:
     """True for numeric and boolean numpy or pandas dtypes."""
     try:
@@ -37,20 +45,120 @@ def is_numeric_dtype(dtype: Any) -> bool:
         return kind in "biuf" and not getattr(dtype, "name", "").startswith("category")
 
 
+def _is_missing(cell: Any) -> bool:
+    """None, pandas' NA or NaT, or a float NaN."""
+    if cell is None or type(cell).__name__ in ("NAType", "NaTType"):
+        return True
+    return isinstance(cell, (float, np.floating)) and cell != cell
+
+
+def _cell_problem(name: str, col: str, cells: np.ndarray) -> NeuralMIError | None:
+    """The error for the first cell of a text or object column that is no number or is missing, or for numbers kept as
+    text; None if every cell is a number or a boolean."""
+    as_text = None
+    for row, cell in enumerate(cells):
+        if _is_missing(cell):
+            return NeuralMIError(f"{name} column {col!r} has a missing value (None/NA) at row {row}")
+        if isinstance(cell, (bool, int, float, np.bool_, np.integer, np.floating)):
+            continue
+        if isinstance(cell, str) and _NUMBER.fullmatch(cell.strip()):
+            as_text = row if as_text is None else as_text
+            continue
+        hint = ""
+        if isinstance(cell, str) and _GROUPED.fullmatch(cell.strip()):
+            hint = "; if it groups digits with a thousands separator, say so (thousands=',' / --thousands ',')"
+        return NeuralMIError(f"{name} column {col!r} is non-numeric: row {row} holds {repr(cell)[:40]}, not a number{hint}")
+    if as_text is not None:
+        return NeuralMIError(
+            f"{name} column {col!r} holds numbers as text (row {as_text}: {cells[as_text]!r}); "
+            "convert it with pandas.to_numeric first"
+        )
+    return None
+
+
+def _column_as_float(column: Any, name: str, col: str) -> np.ndarray:
+    """One DataFrame column as float64, or a NeuralMIError naming its first missing, non-numeric or too large cell."""
+    dtype = column.dtype
+    if getattr(dtype, "name", "").startswith("category"):
+        raise NeuralMIError(f"{name} column {col!r} is non-numeric (dtype {dtype}); encode it as numbers or declare it discrete")
+    if not is_numeric_dtype(dtype):
+        problem = _cell_problem(name, col, column.to_numpy(dtype=object))
+        if problem is not None:
+            raise problem
+        return column.to_numpy(dtype=np.float64)  # Python numbers and booleans in an object column
+    if not isinstance(dtype, np.dtype):  # pandas' nullable Int64, Float64, boolean: NA is a missing value
+        missing = np.flatnonzero(column.isna().to_numpy())
+        if len(missing):
+            raise NeuralMIError(f"{name} column {col!r} has a missing value (NA) at row {int(missing[0])}")
+        if getattr(dtype, "kind", "") in "iu":
+            _check_exact(column.to_numpy(dtype=np.int64 if dtype.kind == "i" else np.uint64), f"{name} column {col!r}")
+    elif dtype.kind in "iu":
+        _check_exact(column.to_numpy(), f"{name} column {col!r}")
+    return column.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
 def numeric_frame(frame: Any, name: str) -> np.ndarray:
-    """A pandas DataFrame as float64, after checking that every column is numeric or boolean (NaN kept)."""
-    for col, dtype in zip(frame.columns, frame.dtypes):
-        if not is_numeric_dtype(dtype):
-            raise NeuralMIError(f"{name} column {str(col)!r} is non-numeric (dtype {dtype}); encode it as numbers first")
-    return frame.to_numpy(dtype=np.float64, na_value=np.nan)
+    """A pandas DataFrame as float64, after checking that every column is numeric or boolean (NaN kept; NA refused)."""
+    columns = [_column_as_float(frame.iloc[:, i], name, str(c)) for i, c in enumerate(frame.columns)]
+    return np.column_stack(columns) if columns else np.zeros((len(frame), 0))
+
+
+def _check_exact(values: np.ndarray, what: str) -> None:
+    """Refuse integers beyond 2**53 in magnitude: float64 would round them (2**53 + 1 becomes 2**53).
+
+    Integer arrays are checked, and object arrays of Python integers (too large even for int64).
+    """
+    if values.size == 0 or values.ndim == 0:
+        return
+    if values.dtype == object:
+        if not all(type(v) is int for v in values.flat):
+            return
+        found = [(r, v) for r, vs in enumerate(values.reshape(len(values), -1).tolist()) for v in vs if abs(v) > EXACT_INTEGERS]
+        if not found:
+            return
+        row, first = found[0]
+    elif values.dtype.kind in "iu":
+        big = (values > EXACT_INTEGERS) | (values < -EXACT_INTEGERS)
+        if not big.any():
+            return
+        where = tuple(int(i) for i in np.argwhere(big)[0])
+        row, first = where[0], values[where]
+    else:
+        return
+    raise NeuralMIError(
+        f"{what} holds integers beyond 2**53 in magnitude ({first} at row {row}), which float64 cannot "
+        "represent exactly; subtract an offset or keep the digits that matter, or declare them discrete (class labels)"
+    )
+
+
+def _tensor_to_numpy(data: Any, name: str) -> np.ndarray:
+    """A torch tensor on any device and of any dtype numpy lacks (bfloat16, float8, sparse) as a numpy array."""
+    import torch
+
+    if data.is_meta:
+        raise NeuralMIError(f"{name} is a meta tensor, which holds no values; pass a tensor with data")
+    data = data.detach()
+    if data.layout != torch.strided:
+        data = data.to_dense()
+    data = data.cpu()
+    if data.is_floating_point() and data.dtype not in (torch.float16, torch.float32, torch.float64):
+        data = data.float()  # bfloat16, float8: float32 holds them exactly
+    try:
+        return data.numpy()
+    except (TypeError, RuntimeError) as err:
+        raise NeuralMIError(f"{name} is a tensor of dtype {data.dtype}, which neuralmi cannot read ({err})") from None
 
 
 def _to_numpy(data: Any, name: str) -> np.ndarray:
     if hasattr(data, "detach") and hasattr(data, "cpu"):  # torch tensor, on any device
-        data = data.detach().cpu()
-        if str(data.dtype) == "torch.bfloat16":
-            data = data.float()
-        return data.numpy()
+        return _tensor_to_numpy(data, name)
+    if isinstance(data, np.ma.MaskedArray):
+        if np.ma.getmaskarray(data).any():
+            raise NeuralMIError(
+                f"{name} is a masked array with {int(np.ma.getmaskarray(data).sum())} masked values; neuralmi does not "
+                "read masks: drop the masked rows or fill them (numpy.ma.compress_rows, .filled) first"
+            )
+        data = data.data
     if _column_names(data) is not None:
         return numeric_frame(data, name)
     if hasattr(data, "to_numpy"):  # pandas Series
@@ -64,17 +172,24 @@ def _to_numpy(data: Any, name: str) -> np.ndarray:
 def as_samples(data: Any, name: str = "x") -> np.ndarray:
     """Validate samples and return them as a float64 array of shape (n, *sample_shape).
 
-    A 1-D input is n samples of one feature. Integers and booleans are accepted; NaN or inf,
-    non-numeric values and 0-dimensional input raise ``NeuralMIError`` naming the problem.
+    A 1-D input is n samples of one feature. Integers (up to 2**53 in magnitude) and booleans are
+    accepted; NaN or inf, missing values, masked values, non-numeric values, 0-dimensional input and
+    samples of no features raise ``NeuralMIError`` naming the problem.
     """
     names = _column_names(data)
-    arr = _to_numpy(data, name)
+    if names is None and hasattr(data, "to_frame"):  # a pandas Series: checked as a one-column table
+        arr = numeric_frame(data.to_frame(), name)[:, 0]
+    else:
+        arr = _to_numpy(data, name)
+    _check_exact(arr, name)
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)):
         raise NeuralMIError(f"{name} is non-numeric (dtype {arr.dtype}); pass numbers, booleans or a numeric table")
     if np.issubdtype(arr.dtype, np.complexfloating):
         raise NeuralMIError(f"{name} is complex (dtype {arr.dtype}); pass real and imaginary parts as separate features")
     if arr.ndim == 0:
         raise NeuralMIError(f"{name} is a scalar; pass an array of samples with shape (n, ...)")
+    if arr.ndim > 1 and 0 in arr.shape[1:]:
+        raise NeuralMIError(f"{name} has samples of no features (shape {arr.shape}); each sample needs at least one value")
     arr = arr.astype(np.float64, copy=False)
     if arr.ndim == 1:
         arr = arr[:, None]

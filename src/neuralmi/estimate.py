@@ -38,6 +38,7 @@ from neuralmi.candidates import (
     fit_quadratic,
     select,
 )
+from neuralmi.checkpoint import check_checkpoint_path
 from neuralmi.config import DeviceKind, EstimatorConfig, RunOptions, run_options
 from neuralmi.critics import FITTED_CRITICS, GaussianCritic, make_critic, options_of
 from neuralmi.data import PREPROCESSORS, Preprocess, Preprocessor, as_samples, check_pair, split_indices
@@ -245,9 +246,17 @@ def pick_device(device: str | torch.device | None) -> torch.device:
     """The given device, or CUDA when available, else the CPU."""
     if device is None or device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise NeuralMIError(f"unknown device {device!r}; use 'cpu', 'cuda', 'cuda:1', ...") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise NeuralMIError(f"device {device!r} was requested but CUDA is not available on this machine")
+    try:
+        torch.empty(1, device=dev)
+    except (RuntimeError, AssertionError) as err:  # mps, xpu, a CUDA index past the last card, ...
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise NeuralMIError(f"device {device!r} is not available on this machine ({reason})") from None
     return dev
 
 
@@ -610,6 +619,8 @@ def _config(
         raise NeuralMIError(
             f"checkpoint applies to a trained network; critic={cfg.critic!r} is fitted in seconds and never checkpointed"
         )
+    if run.checkpoint is not None:  # before any work: a checkpoint that cannot be written fails now, not after training
+        check_checkpoint_path(run.checkpoint)
     return cfg, run
 
 

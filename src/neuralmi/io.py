@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import io
 import itertools
 import json
 import math
+import pickle
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from neuralmi._files import atomic_write
+from neuralmi._files import commit, read_folder, stage_folder
 from neuralmi.candidates import Ensemble, FromOneHot
 from neuralmi.config import MOVED_TO_RUN
 from neuralmi.critics import (
@@ -34,9 +37,23 @@ from neuralmi.errors import NeuralMIError
 from neuralmi.estimate import EstimatorConfig, MIResult, Scaler, build_critic
 from neuralmi.labels import Categorical, ClassifierCritic, ContingencyCritic, Swapped
 
-__all__ = ["FORMAT_VERSION", "SavedEstimator", "build_critic_from", "describe_critic", "load", "save"]
+__all__ = [
+    "FORMAT_VERSION",
+    "SAVED_FILES",
+    "SavedEstimator",
+    "build_critic_from",
+    "check_save_target",
+    "describe_critic",
+    "load",
+    "save",
+    "saved_files",
+]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: result.json holds the SHA-256 of critic.pt and standardizers.npz
+"""The layout :func:`save` writes; :func:`load` reads it and version 1 (no checksums)."""
+READABLE_VERSIONS = (1, FORMAT_VERSION)
+SAVED_FILES = ("critic.pt", "standardizers.npz", "result.json")
+"""The files of a saved estimator's folder."""
 
 
 def _mlp_layout(net: nn.Module) -> tuple[list[int], str]:
@@ -135,8 +152,11 @@ def _layout(module: nn.Module) -> dict[str, tuple[int, ...]]:
     return {name: tuple(t.shape) for name, t in module.state_dict().items()}
 
 
-def save(result: MIResult, directory: str | Path, *, force: bool = False) -> Path:
-    """Save a result's critic weights, config, standardisation and summary to ``directory``."""
+def saved_files(result: MIResult) -> dict[str, bytes]:
+    """The files :func:`save` writes, as bytes: ``critic.pt``, ``standardizers.npz`` and ``result.json``.
+
+    ``result.json`` holds the SHA-256 of the other two, which :func:`load` checks.
+    """
     if result.standardizers is None:
         raise NeuralMIError("this MIResult carries no standardisation; save the result estimate_mi returned")
     spec = describe_critic(result.critic)
@@ -146,25 +166,54 @@ def save(result: MIResult, directory: str | Path, *, force: bool = False) -> Pat
             f"the critic is a {type(result.critic).__name__} module of your own, which neuralmi.load cannot rebuild; "
             "keep its weights with torch.save(result.critic.state_dict(), path) and rebuild the module yourself"
         )
-    d = Path(directory)
-    if d.exists() and not force:
-        raise FileExistsError(f"{d} already exists; choose another directory or pass force=True (--force)")
-    d.mkdir(parents=True, exist_ok=True)
-    meta = {
-        "format_version": FORMAT_VERSION,
-        "x_shape": list(result.x_shape),
-        "y_shape": list(result.y_shape),
-        "critic_spec": spec,
-    }
-    summary = {**result.to_dict(), **meta}
     x_prep, y_prep = result.standardizers
     arrays: dict[str, Any] = {
         **{f"x_{k}": v for k, v in x_prep.to_arrays().items()},
         **{f"y_{k}": v for k, v in y_prep.to_arrays().items()},
     }
-    atomic_write(d / "critic.pt", lambda f: torch.save(result.critic.state_dict(), f))
-    atomic_write(d / "standardizers.npz", lambda f: np.savez(f, **arrays))
-    atomic_write(d / "result.json", lambda f: f.write(json.dumps(summary, indent=2).encode()))
+    critic, scalers = io.BytesIO(), io.BytesIO()
+    torch.save(result.critic.state_dict(), critic)
+    np.savez(scalers, **arrays)
+    files = {"critic.pt": critic.getvalue(), "standardizers.npz": scalers.getvalue()}
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "x_shape": list(result.x_shape),
+        "y_shape": list(result.y_shape),
+        "critic_spec": spec,
+        "checksums": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()},
+    }
+    return {**files, "result.json": json.dumps({**result.to_dict(), **meta}, indent=2).encode()}
+
+
+def check_save_target(directory: str | Path, *, force: bool) -> Path:
+    """Raise unless ``save`` may write ``directory``: absent, or (with ``force``) a folder holding only a saved estimator."""
+    d = Path(directory)
+    if d.exists() and not force:
+        raise FileExistsError(f"{d} already exists; choose another directory or pass force=True (--force)")
+    if d.exists() and not d.is_dir():
+        raise NeuralMIError(f"{d} is a file; an estimator is saved as a folder")
+    if d.is_dir():
+        others = sorted(p.name for p in d.iterdir() if p.name not in SAVED_FILES)
+        if others:
+            raise NeuralMIError(
+                f"{d} holds files other than a saved estimator's ({', '.join(others[:5])}); "
+                "it is not replaced, choose another directory"
+            )
+    return d
+
+
+def save(result: MIResult, directory: str | Path, *, force: bool = False) -> Path:
+    """Save a result's critic weights, config, standardisation and summary to the folder ``directory``.
+
+    The files are written in full into a new hidden folder beside it (with the umask's modes) and
+    then renamed into place, so ``directory`` is the whole old folder or the whole new one, also
+    for a concurrent ``load``, another writer or Ctrl-C. With ``force``, an existing folder is
+    replaced if it holds only a saved estimator's files.
+    """
+    files = saved_files(result)
+    d = check_save_target(directory, force=force)
+    d.parent.mkdir(parents=True, exist_ok=True)
+    commit([stage_folder(d, files, replace=force)])
     return d
 
 
@@ -223,30 +272,94 @@ def _config_from(summary: dict[str, Any]) -> EstimatorConfig:
     return EstimatorConfig(**fields)
 
 
-def load(directory: str | Path) -> SavedEstimator:
-    """Load an estimator saved by :func:`save` (weights only: nothing is unpickled)."""
-    d = Path(directory)
-    for name in ("critic.pt", "standardizers.npz", "result.json"):
-        if not (d / name).exists():
-            raise FileNotFoundError(f"{d / name}: missing; is {d} a directory written by neuralmi save / --save?")
-    summary = json.loads((d / "result.json").read_text())
-    if summary.get("format_version") != FORMAT_VERSION:
+def _read(d: Path) -> dict[str, bytes]:
+    """The three files of a saved folder, read through one handle (a folder replaced meanwhile is read again)."""
+    if not d.is_dir():
         raise NeuralMIError(
-            f"{d}: saved with format version {summary.get('format_version')}, this neuralmi reads {FORMAT_VERSION}"
+            f"{d}: {'no such folder' if not d.exists() else 'a file, not a folder'} (neuralmi.load reads a folder written by save / --save)"
         )
+    for attempt in range(3):
+        try:
+            return read_folder(d, SAVED_FILES)
+        except FileNotFoundError as err:
+            missing = Path(err.filename or "?").name
+            if attempt == 2 or not all((d / name).exists() for name in SAVED_FILES):
+                raise NeuralMIError(f"{d}: {missing} is missing; is {d} a folder written by neuralmi save / --save?") from None
+    raise AssertionError("unreachable")
+
+
+def _finite_or_null(value: Any) -> bool:
+    """True for a finite number (``to_dict`` writes a non-finite one as null)."""
+    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value))
+
+
+def _check_fields(d: Path, summary: Any) -> dict[str, Any]:
+    """The summary of ``result.json`` after checking the type of every field :func:`load` and :class:`SavedEstimator` read."""
+    if not isinstance(summary, dict):
+        raise NeuralMIError(f"{d}/result.json: holds a {type(summary).__name__}, not an object")
+    version = summary.get("format_version")
+    if version not in READABLE_VERSIONS:
+        raise NeuralMIError(f"{d}: saved with format version {version}, this neuralmi reads {FORMAT_VERSION}")
+
+    def is_shape(v: Any) -> bool:
+        return isinstance(v, list) and all(isinstance(i, int) and not isinstance(i, bool) and i > 0 for i in v)
+
+    checks = {
+        "x_shape": is_shape,
+        "y_shape": is_shape,
+        "config": lambda v: isinstance(v, dict),
+        "critic_spec": lambda v: v is None or isinstance(v, dict),
+        "bound": lambda v: isinstance(v, str),
+        "report": lambda v: isinstance(v, str),
+        "n_train": lambda v: isinstance(v, int) and not isinstance(v, bool),
+        "mi_nats": _finite_or_null,
+        "stderr": _finite_or_null,
+    }
+    if version == FORMAT_VERSION:
+        checks["checksums"] = lambda v: isinstance(v, dict) and all(isinstance(v.get(n), str) for n in SAVED_FILES[:2])
+    for key, ok in checks.items():
+        if key not in summary or not ok(summary[key]):
+            raise NeuralMIError(f"{d}/result.json: field {key!r} is {'missing' if key not in summary else 'malformed'}")
+    return summary
+
+
+def load(directory: str | Path) -> SavedEstimator:
+    """Load an estimator saved by :func:`save` (weights only: nothing is unpickled; checksums verified).
+
+    A missing, altered or unreadable file raises ``NeuralMIError`` naming the folder.
+    """
+    d = Path(directory)
+    raw = _read(d)
+    try:
+        summary = _check_fields(d, json.loads(raw["result.json"]))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise NeuralMIError(f"{d}/result.json: not valid JSON ({err})") from None
+    for name, expected in (summary.get("checksums") or {}).items():
+        if name in raw and hashlib.sha256(raw[name]).hexdigest() != expected:
+            raise NeuralMIError(f"{d}/{name}: checksum mismatch, the file changed after it was saved (a damaged or edited file)")
+    try:
+        return _rebuild(summary, raw)
+    except NeuralMIError as err:
+        raise NeuralMIError(f"{d}: {err}") from None
+    except (KeyError, IndexError, TypeError, ValueError, RuntimeError, EOFError, pickle.UnpicklingError) as err:
+        raise NeuralMIError(f"{d}: not a loadable saved estimator ({type(err).__name__}: {str(err)[:200]})") from None
+
+
+def _rebuild(summary: dict[str, Any], raw: dict[str, bytes]) -> SavedEstimator:
+    """The estimator described by a checked summary, with the weights and preprocessing of the raw files."""
     cfg = _config_from(summary)
     kind = summary.get("critic_kind", "")
     spec = summary.get("critic_spec") or ({"type": kind, "dims": []} if kind in FITTED_CRITICS else {"type": "network"})
     if spec.get("type") in FITTED_CRITICS and not spec.get("dims"):
         spec["dims"] = [int(np.prod(summary["x_shape"])), int(np.prod(summary["y_shape"]))]
     critic = _rebuild_critic(cfg, spec, summary["x_shape"], summary["y_shape"])
-    critic.load_state_dict(torch.load(d / "critic.pt", weights_only=True, map_location="cpu"))
+    critic.load_state_dict(torch.load(io.BytesIO(raw["critic.pt"]), weights_only=True, map_location="cpu"))
     critic.eval()
-    with np.load(d / "standardizers.npz", allow_pickle=False) as s:
+    with np.load(io.BytesIO(raw["standardizers.npz"]), allow_pickle=False) as s:
         arrays = {k: s[k] for k in s.files}
     preprocess = summary.get("preprocess") or cfg.preprocess  # the reported critic's own (older files: the config's)
     if preprocess not in PREPROCESSORS:
-        raise NeuralMIError(f"{d}: unknown preprocessing {preprocess!r} in result.json")
+        raise NeuralMIError(f"unknown preprocessing {preprocess!r} in result.json")
     preps = [Categorical if discrete else PREPROCESSORS[preprocess] for discrete in (cfg.discrete_x, cfg.discrete_y)]
     x_prep = preps[0].from_arrays({k[2:]: v for k, v in arrays.items() if k.startswith("x_")})
     y_prep = preps[1].from_arrays({k[2:]: v for k, v in arrays.items() if k.startswith("y_")})
