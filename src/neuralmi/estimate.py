@@ -40,7 +40,16 @@ from neuralmi.candidates import (
 )
 from neuralmi.config import EstimatorConfig
 from neuralmi.critics import FITTED_CRITICS, GaussianCritic, make_critic
-from neuralmi.data import PREPROCESSORS, Preprocessor, as_samples, check_pair, split_indices
+from neuralmi.data import (
+    PREPROCESSORS,
+    ROWS_PER_CHUNK,
+    Preprocessor,
+    as_samples,
+    check_pair,
+    read_pairs,
+    release_pages,
+    split_indices,
+)
 from neuralmi.density_ratio import DENSITY_RATIO_MAX_FEATURES
 from neuralmi.errors import NeuralMIError
 from neuralmi.labels import Categorical, as_labels, looks_discrete
@@ -275,19 +284,28 @@ MIN_VAL_ROWS = 4
 """The fewest validation rows: validation is never borrowed from the training split."""
 
 
+PREPROCESS_FIT_ROWS = 100_000
+"""A continuous side's preprocessing is fitted on the first this many training rows (a seeded random sample of them)."""
+
+
 def _side(data: Any, name: str, discrete: bool) -> tuple[np.ndarray, np.ndarray | None, str | None]:
-    """(samples or label codes, categories or None, a note) of one side."""
+    """(samples or label codes, categories or None, a note) of one side; float32 samples stay float32, uncopied."""
     if discrete:
         codes, categories = as_labels(data, name)
         return codes, categories, None
-    note = looks_discrete(data, name)
-    return as_samples(data, name), None, note
+    samples = as_samples(data, name, keep_float32=True)
+    head = samples[:ROWS_PER_CHUNK]  # a non-integer among the first rows: no labels, without a full float64 copy
+    note = looks_discrete(data, name) if np.array_equal(head, np.round(head)) else None
+    return samples, None, note
 
 
 def _fit_scaler(values: np.ndarray, categories: np.ndarray | None, idx: np.ndarray, cfg: EstimatorConfig) -> Scaler:
     if categories is not None:
         return Categorical.fit(values[idx], categories)
-    return PREPROCESSORS[cfg.preprocess].fit(values[idx])
+    # idx is a seeded permutation: its head is a random sample
+    rows = values[idx[:PREPROCESS_FIT_ROWS]].astype(np.float64, copy=False)
+    release_pages(values)
+    return PREPROCESSORS[cfg.preprocess].fit(rows)
 
 
 def _apply(scaler: Scaler, values: np.ndarray, categories: np.ndarray | None) -> np.ndarray:
@@ -297,8 +315,40 @@ def _apply(scaler: Scaler, values: np.ndarray, categories: np.ndarray | None) ->
     return scaler(values)
 
 
+def _split_rows(
+    scaler: Scaler, values: np.ndarray, categories: np.ndarray | None, splits: list[np.ndarray], device: torch.device
+) -> list[Tensor]:
+    """Each split's preprocessed rows of one side as a float32 tensor on ``device``, in the split's order.
+
+    The source is read once, in consecutive blocks of rows (a memory map's pages released after
+    each), and each block's rows are scattered to their places in the splits.
+    """
+    which, where = np.empty(len(values), dtype=np.int8), np.empty(len(values), dtype=np.int64)
+    for k, idx in enumerate(splits):
+        which[idx], where[idx] = k, np.arange(len(idx))
+    outs: list[Tensor] = []
+    for a in range(0, len(values), ROWS_PER_CHUNK):
+        block = torch.from_numpy(_apply(scaler, values[a : a + ROWS_PER_CHUNK], categories))
+        release_pages(values)
+        if not outs:
+            outs = [torch.empty((len(idx), *block.shape[1:]), dtype=block.dtype, device=device) for idx in splits]
+        part, place = which[a : a + len(block)], where[a : a + len(block)]
+        for k, out in enumerate(outs):
+            mine = part == k
+            out[torch.from_numpy(place[mine]).to(device)] = block[torch.from_numpy(mine)].to(device)
+    return outs
+
+
 def prepare(x: Any, y: Any, cfg: EstimatorConfig) -> Prepared:
-    """Validate, split by index (seeded), fit preprocessing on the training split, move to the device."""
+    """Validate, split by index (seeded), fit preprocessing on the training split, move to the device.
+
+    ``y=None`` reads x as a torch ``Dataset`` / ``DataLoader`` of (x, y) pairs (:func:`neuralmi.data.read_pairs`).
+    Float32 input (a memory map too) is never copied whole: each split is preprocessed a chunk of
+    rows at a time, straight into its float32 tensor on the device. Continuous preprocessing is
+    fitted on at most :data:`PREPROCESS_FIT_ROWS` training rows.
+    """
+    if y is None:
+        x, y = read_pairs(x)
     (xs, x_cats, x_note), (ys, y_cats, y_note) = (
         _side(x, "x", cfg.discrete_x),
         _side(y, "y", cfg.discrete_y),
@@ -317,16 +367,13 @@ def prepare(x: Any, y: Any, cfg: EstimatorConfig) -> Prepared:
     scalers = (_fit_scaler(xs, x_cats, train_idx, cfg), _fit_scaler(ys, y_cats, train_idx, cfg))
     device = pick_device(cfg.device)
 
-    def part(idx: np.ndarray) -> tuple[Tensor, Tensor]:
-        sides = ((scalers[0], xs, x_cats), (scalers[1], ys, y_cats))
-        return tuple(torch.from_numpy(_apply(s, v[idx], c)).to(device) for s, v, c in sides)  # type: ignore[return-value]
-
-    train = part(train_idx)
+    splits = [train_idx, val_idx, test_idx]
+    train, val, test = zip(
+        _split_rows(scalers[0], xs, x_cats, splits, device), _split_rows(scalers[1], ys, y_cats, splits, device)
+    )
     shapes = tuple(tuple(t.shape[1:]) for t in train)
     notes = tuple(note for note in (x_note, y_note) if note is not None)
-    return Prepared(
-        train, part(val_idx), part(test_idx), scalers, shapes[0], shapes[1], device, (cfg.discrete_x, cfg.discrete_y), notes
-    )
+    return Prepared(train, val, test, scalers, shapes[0], shapes[1], device, (cfg.discrete_x, cfg.discrete_y), notes)
 
 
 # ---------------------------------------------------------------- fit
@@ -540,7 +587,7 @@ def _config(config: EstimatorConfig | None, options: dict[str, Any]) -> Estimato
 
 def estimate_mi(
     x: Any,
-    y: Any,
+    y: Any = None,
     config: EstimatorConfig | None = None,
     *,
     critic: nn.Module | str | None = None,
@@ -549,8 +596,9 @@ def estimate_mi(
 ) -> MIResult:
     r"""Estimate I(X;Y) in nats and bits from paired samples, with a held-out error bar.
 
-    ``x`` (n, ...) and ``y`` (n, ...) are numpy arrays, torch tensors, pandas objects or lists;
-    a 1-D input is one feature. ``options`` override fields of :class:`EstimatorConfig`
+    ``x`` (n, ...) and ``y`` (n, ...) are numpy arrays (memory-mapped too), torch tensors, pandas
+    objects or lists; a 1-D input is one feature. With ``y`` left out, ``x`` is a torch
+    ``Dataset`` of (x_i, y_i) items or a ``DataLoader`` of (x, y) batches. ``options`` override fields of :class:`EstimatorConfig`
     (``bound``, ``critic`` name, ``batch_size``, ``lr``, ``max_steps``, ``test_fraction``,
     ``seed``, ``device``, ``progress``, ...); ``critic=`` may also be an ``nn.Module`` of your
     own mapping (x, y) batches to (N, M) scores. ``threads`` sets torch's CPU threads for the
