@@ -7,8 +7,8 @@ process and reports its peak resident set size (``VmHWM``: anonymous memory plus
 the mapped files it touched) and its time.
 
 Cases: ``floor`` (import neuralmi only), ``prepare`` (validate, split, preprocess: the data path),
-``estimate`` (``estimate_mi`` end to end), ``dataset`` (``estimate_mi`` on a map-style
-``torch.utils.data.Dataset`` over the same files).
+``estimate`` (``estimate_mi`` end to end), ``dataset`` (the prepare stage of a map-style
+``torch.utils.data.Dataset`` over the same files, read into float32 arrays first).
 
 Run: ``PYTHONPATH=src OMP_NUM_THREADS=1 .venv/bin/python benchmarks/memory.py --n 10000000 --max-steps 300``.
 """
@@ -52,21 +52,22 @@ def write_pair(folder: Path, n: int, chunk: int = 1_000_000, seed: int = 0) -> N
     del xs, ys
 
 
-class MappedPairs:
+def _mapped_pairs(x: np.ndarray, y: np.ndarray) -> object:
     """A map-style Dataset of (x_i, y_i) rows of two memory-mapped arrays (what a user's Dataset might be)."""
+    from torch.utils.data import Dataset
 
-    def __init__(self, x: np.ndarray, y: np.ndarray) -> None:
-        self.x, self.y = x, y
+    class MappedPairs(Dataset):
+        def __len__(self) -> int:
+            return len(x)
 
-    def __len__(self) -> int:
-        return len(self.x)
+        def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+            return x[i], y[i]
 
-    def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
-        return self.x[i], self.y[i]
+        def __getitems__(self, idx: list[int]) -> list[tuple[np.ndarray, np.ndarray]]:
+            rows = np.asarray(idx)
+            return list(zip(x[rows], y[rows]))
 
-    def __getitems__(self, idx: list[int]) -> list[tuple[np.ndarray, np.ndarray]]:
-        rows = np.asarray(idx)
-        return list(zip(self.x[rows], self.y[rows]))
+    return MappedPairs()
 
 
 def child(case: str, folder: Path, max_steps: int) -> dict[str, object]:
@@ -88,8 +89,8 @@ def child(case: str, folder: Path, max_steps: int) -> dict[str, object]:
         r = neuralmi.estimate_mi(x, y, **options)
         out = {"nats": r.nats, "stderr": r.stderr, "critic": r.critic_kind}
     elif case == "dataset":
-        r = neuralmi.estimate_mi(MappedPairs(x, y), **options)
-        out = {"nats": r.nats, "stderr": r.stderr, "critic": r.critic_kind}
+        data = prepare(_mapped_pairs(x, y), None, EstimatorConfig(**options))
+        out = {"n_train": len(data.train[0])}
     return {"case": case, "peak_rss_mb": round(peak_rss_mb()), "seconds": round(time.perf_counter() - start, 1), **out}
 
 
