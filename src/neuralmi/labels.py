@@ -633,7 +633,9 @@ def fit_contingency(
     k = tuple(int(v) for v in n_classes)
     data = []
     for name, (a, b) in (("train", train), ("val", val)):
-        host = (v.detach().cpu() if isinstance(v, Tensor) else torch.as_tensor(np.asarray(v)) for v in (a, b))  # counted on the CPU
+        host = (
+            v.detach().cpu() if isinstance(v, Tensor) else torch.as_tensor(np.asarray(v)) for v in (a, b)
+        )  # counted on the CPU
         ca, cb = (_code_tensor(v, f"{name} codes") for v in host)
         if len(ca) != len(cb) or len(ca) < 2:
             raise NeuralMIError(f"{name} needs equal numbers of at least 2 codes on each side, got {len(ca)} and {len(cb)}")
