@@ -278,7 +278,7 @@ def fit_labels(train: Split, val: Split, cfg: EstimatorConfig, discrete: tuple[b
         assert record is not None  # fit_classifier always records its fit
         steps, kept, budget = record.steps, record.best_step, CLASSIFIER_STEPS
         inner = classifier if labelled else Swapped(classifier)
-    critic = FromOneHot(inner, discrete)
+    critic = FromOneHot(inner, discrete).to(tx.device)  # a contingency table is counted on the CPU
     value, se = validate(critic, val, cfg)
     return Candidate(name, critic, value, se, steps=steps, kept_step=kept, max_steps=budget, seconds=time.perf_counter() - start)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mmap
 import re
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -21,8 +22,13 @@ __all__ = [
     "check_pair",
     "is_numeric_dtype",
     "numeric_frame",
+    "read_pairs",
+    "release_pages",
     "split_indices",
 ]
+
+ROWS_PER_CHUNK = 65_536
+"""Rows checked, read or mapped at a time in large inputs, so that temporaries stay a few MB."""
 
 
 def _column_names(data: Any) -> list[str] | None:
@@ -169,12 +175,37 @@ def _to_numpy(data: Any, name: str) -> np.ndarray:
         raise NeuralMIError(f"{name} could not be read as a rectangular array: {err}") from None
 
 
-def as_samples(data: Any, name: str = "x") -> np.ndarray:
+def release_pages(arr: np.ndarray) -> None:
+    """Unmap the resident pages of the shared memory map under ``arr`` (``np.memmap`` mode r, r+ or w+) after a pass.
+
+    Memory, not data: the kernel maps them again from the page cache when they are next read.
+    Anything else is left alone, a copy-on-write map (mode c) too (dropping its pages would drop its changes).
+    """
+    mode: str | None = None
+    base: Any = arr
+    while base is not None and not isinstance(base, mmap.mmap):
+        if isinstance(base, np.memmap) and mode is None:
+            mode = base.mode
+        base = getattr(base, "base", None)
+    if isinstance(base, mmap.mmap) and mode in ("r", "r+", "w+") and hasattr(mmap, "MADV_DONTNEED"):
+        base.madvise(mmap.MADV_DONTNEED)
+
+
+def _all_finite(arr: np.ndarray) -> bool:
+    """No NaN or inf in ``arr``, checked a chunk of rows at a time (no full-size mask; a memory map's pages released)."""
+    finite = all(bool(np.isfinite(arr[a : a + ROWS_PER_CHUNK]).all()) for a in range(0, len(arr), ROWS_PER_CHUNK))
+    release_pages(arr)
+    return finite
+
+
+def as_samples(data: Any, name: str = "x", *, keep_float32: bool = False) -> np.ndarray:
     """Validate samples and return them as a float64 array of shape (n, *sample_shape).
 
     A 1-D input is n samples of one feature. Integers (up to 2**53 in magnitude) and booleans are
     accepted; NaN or inf, missing values, masked values, non-numeric values, 0-dimensional input and
-    samples of no features raise ``NeuralMIError`` naming the problem.
+    samples of no features raise ``NeuralMIError`` naming the problem. With ``keep_float32``,
+    float32 input is returned as it is (a memory-mapped array stays mapped, uncopied) instead of as
+    a float64 copy.
     """
     names = _column_names(data)
     if names is None and hasattr(data, "to_frame"):  # a pandas Series: checked as a one-column table
@@ -190,9 +221,12 @@ def as_samples(data: Any, name: str = "x") -> np.ndarray:
         raise NeuralMIError(f"{name} is a scalar; pass an array of samples with shape (n, ...)")
     if arr.ndim > 1 and 0 in arr.shape[1:]:
         raise NeuralMIError(f"{name} has samples of no features (shape {arr.shape}); each sample needs at least one value")
-    arr = arr.astype(np.float64, copy=False)
+    if not (keep_float32 and arr.dtype == np.float32):
+        arr = arr.astype(np.float64, copy=False)
     if arr.ndim == 1:
         arr = arr[:, None]
+    if _all_finite(arr):
+        return arr
     bad = ~np.isfinite(arr)
     if bad.any():
         where = np.argwhere(bad)[0]
@@ -201,6 +235,58 @@ def as_samples(data: Any, name: str = "x") -> np.ndarray:
         col = (names[rest[0]] if names is not None else rest[0]) if len(rest) == 1 else rest
         raise NeuralMIError(f"{name} has {kind} at row {row}, column {col!r} ({int(bad.sum())} non-finite values in all)")
     return arr
+
+
+def _batch_arrays(batch: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The (x, y) parts of one collated batch as numpy arrays (float32 and float64 kept, other numbers as float64)."""
+    if not isinstance(batch, (tuple, list)) or len(batch) != 2:
+        raise NeuralMIError(f"a Dataset or DataLoader must yield (x, y) pairs, got a batch of type {type(batch).__name__}")
+    parts = []
+    for part in batch:
+        arr = _to_numpy(part, "a batch")
+        parts.append(arr if arr.dtype in (np.float32, np.float64) else arr.astype(np.float64))
+    return parts[0], parts[1]
+
+
+def read_pairs(data: Any, batch_size: int = ROWS_PER_CHUNK) -> tuple[np.ndarray, np.ndarray]:
+    """The paired samples ``(x, y)`` of a torch ``Dataset`` of ``(x_i, y_i)`` items or a ``DataLoader`` of batches.
+
+    A ``TensorDataset`` of two tensors gives its tensors' memory, uncopied (CPU). Another map-style
+    dataset (``__len__`` and ``__getitem__``, or ``__getitems__``) is read in index order,
+    ``batch_size`` rows at a time, into arrays allocated once. A ``DataLoader`` or an
+    ``IterableDataset`` is iterated once, in its own order (a shuffling loader gives a different order
+    each time: pass its dataset for a reproducible split). Float32 stays float32.
+
+    >>> import torch
+    >>> from torch.utils.data import TensorDataset
+    >>> x, y = read_pairs(TensorDataset(torch.zeros(5, 2), torch.ones(5)))
+    >>> x.shape, y.shape, x.dtype
+    ((5, 2), (5,), dtype('float32'))
+    """
+    from torch.utils.data import DataLoader, Dataset, IterableDataset, TensorDataset
+
+    if isinstance(data, TensorDataset) and len(data.tensors) == 2:
+        return _batch_arrays(data.tensors)
+    if isinstance(data, DataLoader) or isinstance(data, IterableDataset):
+        loader = data if isinstance(data, DataLoader) else DataLoader(data, batch_size=batch_size)
+        pairs = [_batch_arrays(batch) for batch in loader]
+        if not pairs:
+            raise NeuralMIError("the DataLoader yielded no batches")
+        return np.concatenate([p[0] for p in pairs]), np.concatenate([p[1] for p in pairs])
+    if not isinstance(data, Dataset) or not hasattr(data, "__len__"):
+        raise NeuralMIError(
+            f"y is missing: pass y, or pass x as a torch Dataset / DataLoader of (x, y) pairs (got {type(data).__name__})"
+        )
+    n = len(data)
+    out: tuple[np.ndarray, np.ndarray] | None = None
+    for start, batch in zip(range(0, n, batch_size), DataLoader(data, batch_size=batch_size)):
+        bx, by = _batch_arrays(batch)
+        if out is None:
+            out = (np.empty((n, *bx.shape[1:]), bx.dtype), np.empty((n, *by.shape[1:]), by.dtype))
+        out[0][start : start + len(bx)], out[1][start : start + len(by)] = bx, by
+    if out is None:
+        raise NeuralMIError("the Dataset is empty")
+    return out
 
 
 def check_pair(x: np.ndarray, y: np.ndarray, min_rows: int) -> None:

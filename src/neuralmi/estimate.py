@@ -41,7 +41,17 @@ from neuralmi.candidates import (
 from neuralmi.checkpoint import check_checkpoint_path
 from neuralmi.config import DeviceKind, EstimatorConfig, RunOptions, run_options
 from neuralmi.critics import FITTED_CRITICS, GaussianCritic, make_critic, options_of
-from neuralmi.data import PREPROCESSORS, Preprocess, Preprocessor, as_samples, check_pair, split_indices
+from neuralmi.data import (
+    PREPROCESSORS,
+    ROWS_PER_CHUNK,
+    Preprocess,
+    Preprocessor,
+    as_samples,
+    check_pair,
+    read_pairs,
+    release_pages,
+    split_indices,
+)
 from neuralmi.density_ratio import DENSITY_RATIO_MAX_FEATURES
 from neuralmi.errors import NeuralMIError
 from neuralmi.labels import Categorical, as_labels, looks_discrete
@@ -311,19 +321,28 @@ MIN_VAL_ROWS = 4
 """The fewest validation rows: validation is never borrowed from the training split."""
 
 
+PREPROCESS_FIT_ROWS = 100_000
+"""A continuous side's preprocessing is fitted on the first this many training rows (a seeded random sample of them)."""
+
+
 def _side(data: Any, name: str, discrete: bool) -> tuple[np.ndarray, np.ndarray | None, str | None]:
-    """(samples or label codes, categories or None, a note) of one side."""
+    """(samples or label codes, categories or None, a note) of one side; float32 samples stay float32, uncopied."""
     if discrete:
         codes, categories = as_labels(data, name)
         return codes, categories, None
-    note = looks_discrete(data, name)
-    return as_samples(data, name), None, note
+    samples = as_samples(data, name, keep_float32=True)
+    head = samples[:ROWS_PER_CHUNK]  # a non-integer among the first rows: no labels, without a full float64 copy
+    note = looks_discrete(data, name) if np.array_equal(head, np.round(head)) else None
+    return samples, None, note
 
 
 def _fit_scaler(values: np.ndarray, categories: np.ndarray | None, idx: np.ndarray, preprocess: Preprocess) -> Scaler:
     if categories is not None:
         return Categorical.fit(values[idx], categories)
-    return PREPROCESSORS[preprocess].fit(values[idx])
+    # idx is a seeded permutation: its head is a random sample
+    rows = values[idx[:PREPROCESS_FIT_ROWS]].astype(np.float64, copy=False)
+    release_pages(values)
+    return PREPROCESSORS[preprocess].fit(rows)
 
 
 def _apply(scaler: Scaler, values: np.ndarray, categories: np.ndarray | None) -> np.ndarray:
@@ -331,6 +350,30 @@ def _apply(scaler: Scaler, values: np.ndarray, categories: np.ndarray | None) ->
         assert categories is not None
         return scaler.encode(values, categories)
     return scaler(values)
+
+
+def _split_rows(
+    scaler: Scaler, values: np.ndarray, categories: np.ndarray | None, splits: list[np.ndarray], device: torch.device
+) -> list[Tensor]:
+    """Each split's preprocessed rows of one side as a float32 tensor on ``device``, in the split's order.
+
+    The source is read once, in consecutive blocks of rows (a memory map's pages released after
+    each), and each block's rows are scattered to their places in the splits.
+    """
+    which, where = np.empty(len(values), dtype=np.int8), np.empty(len(values), dtype=np.int64)
+    for k, idx in enumerate(splits):
+        which[idx], where[idx] = k, np.arange(len(idx))
+    outs: list[Tensor] = []
+    for a in range(0, len(values), ROWS_PER_CHUNK):
+        block = torch.from_numpy(_apply(scaler, values[a : a + ROWS_PER_CHUNK], categories))
+        release_pages(values)
+        if not outs:
+            outs = [torch.empty((len(idx), *block.shape[1:]), dtype=block.dtype, device=device) for idx in splits]
+        part, place = which[a : a + len(block)], where[a : a + len(block)]
+        for k, out in enumerate(outs):
+            mine = part == k
+            out[torch.from_numpy(place[mine]).to(device)] = block[torch.from_numpy(mine)].to(device)
+    return outs
 
 
 ALTERNATIVE_PREPROCESS: Preprocess = "standardize"
@@ -347,9 +390,15 @@ def prepare(
 ) -> Prepared:
     """Validate, split by index (seeded), fit preprocessing on the training split, move to ``device`` (see :func:`pick_device`).
 
-    Where the density-ratio critic will be a candidate on continuous data preprocessed by normal
-    scores, the same split under :data:`ALTERNATIVE_PREPROCESS` is prepared too (``alternative``).
+    ``y=None`` reads x as a torch ``Dataset`` / ``DataLoader`` of (x, y) pairs (:func:`neuralmi.data.read_pairs`).
+    Float32 input (a memory map too) is never copied whole: each split is preprocessed a chunk of
+    rows at a time, straight into its float32 tensor on the device. Continuous preprocessing is
+    fitted on at most :data:`PREPROCESS_FIT_ROWS` training rows. Where the density-ratio critic will
+    be a candidate on continuous data preprocessed by normal scores, the same split under
+    :data:`ALTERNATIVE_PREPROCESS` is prepared too (``alternative``).
     """
+    if y is None:
+        x, y = read_pairs(x)
     (xs, x_cats, x_note), (ys, y_cats, y_note) = (
         _side(x, "x", cfg.discrete_x),
         _side(y, "y", cfg.discrete_y),
@@ -368,17 +417,14 @@ def prepare(
     target = pick_device(device)
     notes = tuple(note for note in (x_note, y_note) if note is not None)
     sides = ((xs, x_cats), (ys, y_cats))
+    splits = [train_idx, val_idx, test_idx]
 
     def view(preprocess: Preprocess) -> Prepared:
         scalers = tuple(_fit_scaler(values, cats, train_idx, preprocess) for values, cats in sides)
-
-        def part(idx: np.ndarray) -> tuple[Tensor, Tensor]:
-            return tuple(torch.from_numpy(_apply(s, v[idx], c)).to(target) for s, (v, c) in zip(scalers, sides))  # type: ignore[return-value]
-
-        train = part(train_idx)
+        train, val, test = zip(*(_split_rows(s, v, c, splits, target) for s, (v, c) in zip(scalers, sides)))
         x_shape, y_shape = (tuple(t.shape[1:]) for t in train)
         discrete = (cfg.discrete_x, cfg.discrete_y)
-        return Prepared(train, part(val_idx), part(test_idx), scalers, x_shape, y_shape, target, discrete, notes, preprocess)  # type: ignore[arg-type]
+        return Prepared(train, val, test, scalers, x_shape, y_shape, target, discrete, notes, preprocess)  # type: ignore[arg-type]
 
     data = view(cfg.preprocess)
     if alternative and cfg.preprocess != ALTERNATIVE_PREPROCESS and _density_ratio_offered(data, cfg):
@@ -626,7 +672,7 @@ def _config(
 
 def estimate_mi(
     x: Any,
-    y: Any,
+    y: Any = None,
     config: EstimatorConfig | None = None,
     *,
     critic: nn.Module | str | None = None,
@@ -638,6 +684,10 @@ def estimate_mi(
     **options: Any,
 ) -> MIResult:
     r"""Estimate I(X;Y) in nats and bits from paired samples, with a held-out error bar.
+
+    ``x`` (n, ...) and ``y`` (n, ...) are numpy arrays (memory-mapped too), torch tensors, pandas
+    objects or lists; a 1-D input is one feature. With ``y`` left out, ``x`` is a torch
+    ``Dataset`` of (x_i, y_i) items or a ``DataLoader`` of (x, y) batches.
 
     Three stages: **prepare** (validate, split 60/10/30 by seeded index, preprocessing fitted on
     the training split), **fit** (each candidate critic fitted on the training split and scored

@@ -633,7 +633,10 @@ def fit_contingency(
     k = tuple(int(v) for v in n_classes)
     data = []
     for name, (a, b) in (("train", train), ("val", val)):
-        ca, cb = (_code_tensor(torch.as_tensor(np.asarray(v)), f"{name} codes") for v in (a, b))
+        host = (
+            v.detach().cpu() if isinstance(v, Tensor) else torch.as_tensor(np.asarray(v)) for v in (a, b)
+        )  # counted on the CPU
+        ca, cb = (_code_tensor(v, f"{name} codes") for v in host)
         if len(ca) != len(cb) or len(ca) < 2:
             raise NeuralMIError(f"{name} needs equal numbers of at least 2 codes on each side, got {len(ca)} and {len(cb)}")
         for side, c, kk in (("x", ca, k[0]), ("y", cb, k[1])):

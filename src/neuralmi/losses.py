@@ -15,6 +15,7 @@ from torch import Tensor, nn
 
 from neuralmi._math import marginal_logmeanexp
 from neuralmi.bounds import UPPER_BOUNDS, Bound, dv_moving_average, get_bound, needs_matrix
+from neuralmi.distributed import gathered_scores
 from neuralmi.errors import NeuralMIError
 
 __all__ = ["CLUB", "MINE", "SAMPLERS", "MILoss", "Sampler"]
@@ -60,7 +61,9 @@ class MILoss(nn.Module):
     ``bound`` is a name from :data:`neuralmi.bounds.BOUNDS` or any callable on score matrices;
     extra keyword arguments go to it (e.g. ``clip=5`` for SMILE). ``sampler="shuffle"`` scores
     each sample against one shuffled partner, as in the original MINE code, instead of all
-    N^2 pairs.
+    N^2 pairs. ``gather=True`` scores the global batch of all ``torch.distributed`` ranks
+    (:func:`neuralmi.distributed.gathered_scores`): under DistributedDataParallel every rank returns
+    the bound of the concatenated batch, with gradients; in a single process it changes nothing.
 
     >>> from neuralmi.critics import ConcatCritic
     >>> mi = MILoss(ConcatCritic(2, 2, hidden=(8,)), bound="dv")
@@ -75,6 +78,7 @@ class MILoss(nn.Module):
         *,
         sampler: Sampler = "all_pairs",
         generator: torch.Generator | None = None,
+        gather: bool = False,
         **bound_kwargs: object,
     ) -> None:
         super().__init__()
@@ -83,12 +87,17 @@ class MILoss(nn.Module):
         self.sampler: Sampler = _check_sampler(sampler)
         if sampler == "shuffle" and needs_matrix(self.bound):
             raise NeuralMIError(f"bound {getattr(self.bound, '__name__', bound)!r} needs all pairs; use sampler='all_pairs'")
+        if gather and sampler != "all_pairs":
+            raise NeuralMIError("gather=True gathers all pairs across ranks; it needs sampler='all_pairs'")
+        self.gather = gather
         self.generator = generator
         self.bound_kwargs = bound_kwargs
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
         """The bound on I(X;Y) for the paired batch (x_i, y_i), a 0-dim tensor in nats."""
         _check_batch(x, y)
+        if self.gather:
+            return self.bound(gathered_scores(self.critic, x, y), **self.bound_kwargs)
         scores, marginal = _scores(self.critic, x, y, self.sampler, self.generator)
         if marginal is None:
             return self.bound(scores, **self.bound_kwargs)
