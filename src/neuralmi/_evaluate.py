@@ -57,7 +57,8 @@ def score_blocks(critic: nn.Module, x: Tensor, y: Tensor, block_size: int) -> He
         for store, value in zip(parts, stats):
             store.append(value)
     joint, row, col, block = (np.concatenate(p) for p in parts)
-    return HeldOut(joint, row, col, np.logaddexp(row, joint), block)
+    with np.errstate(invalid="ignore"):  # non-finite scores stay NaN; the callers check every result is finite
+        return HeldOut(joint, row, col, np.logaddexp(row, joint), block)
 
 
 def _dv_like(h: HeldOut, kind: str) -> tuple[float, np.ndarray]:
@@ -84,6 +85,11 @@ def summarise(h: HeldOut, report: str) -> tuple[float, float]:
     DV and NWJ use the delete-one jackknife over samples (each sample leaves its joint term and
     all its off-diagonal pairs); InfoNCE averages independent per-row terms.
     """
+    with np.errstate(all="ignore"):  # non-finite statistics give a non-finite result, which the callers refuse
+        return _summarise(h, report)
+
+
+def _summarise(h: HeldOut, report: str) -> tuple[float, float]:
     n = len(h.joint)
     if report == "infonce":
         terms = h.joint - h.row_all + np.log(h.block)
