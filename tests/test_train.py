@@ -11,6 +11,8 @@ from neuralmi import EstimatorConfig
 from neuralmi._train import Trainer
 from neuralmi.estimate import build_critic
 
+from .conftest import NaNCritic
+
 
 def test_the_trainer_follows_the_schedule_and_plateau_halvings() -> None:
     """Each step's rate is the schedule's, halved once per earlier validation point that failed to set a new best.
@@ -43,22 +45,11 @@ def test_the_trainer_follows_the_schedule_and_plateau_halvings() -> None:
     assert len(set(in_force)) > 2 and cfg.lr_at(60) < cfg.lr_at(1)  # and the schedule and the halvings both moved the rate
 
 
-class _NaNCritic(torch.nn.Module):
-    """A critic whose scores are NaN from the start (a user's module gone wrong)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.weight = torch.nn.Parameter(torch.ones(()))
-
-    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return self.weight * torch.full((len(x), len(y)), float("nan"))
-
-
 def test_a_non_finite_first_validation_point_is_a_divergence_not_a_crash() -> None:
     """No best state was stored before the first point: training stops at step 0, flagged, with the starting weights."""
     x, y = torch.randn(40, 1), torch.randn(40, 1)
     cfg = EstimatorConfig(max_steps=20, eval_every=5, batch_size=8, progress=False)
-    critic = _NaNCritic()
+    critic = NaNCritic()
     trainer = Trainer(critic, cfg, (x[:30], y[:30]), (x[30:], y[30:]))
     assert trainer.run() == 0
     assert trainer.diverged and trainer.best_step == 0 and trainer.final_state is None
