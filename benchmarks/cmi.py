@@ -119,7 +119,7 @@ def _jackknife(loo: np.ndarray) -> float:
 
 def design_c(x: np.ndarray, y: np.ndarray, z: np.ndarray, seed: int) -> Estimate:
     """I(X; (Y, Z)) - I(X; Z) by estimate_mi's fit stage on one split; the jackknife of the row-wise difference."""
-    cfg = EstimatorConfig(seed=seed, progress=False)
+    cfg = EstimatorConfig(seed=seed)
     n = len(x)
     values, loos = [], []
     for other in (np.hstack((y.reshape(n, -1), z.reshape(n, -1))), z):

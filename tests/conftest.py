@@ -29,6 +29,18 @@ def gaussian_log_ratio(x: torch.Tensor, y: torch.Tensor, rho: float) -> torch.Te
     return -0.5 * x.shape[1] * math.log(c) - (rho**2 * (xx + yy) - 2 * rho * x @ y.T) / (2 * c)
 
 
+class NaNCritic(torch.nn.Module):
+    """A critic whose scores are NaN from the start (a user's module gone wrong)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.ones(()))
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """All-pairs scores (N, M), every one NaN."""
+        return self.weight * torch.full((len(x), len(y)), float("nan"))
+
+
 @pytest.fixture(autouse=True)
 def _seed() -> None:
     torch.manual_seed(0)

@@ -27,7 +27,7 @@ def _pair(n: int = 1500) -> tuple[np.ndarray, np.ndarray]:
 
 def test_prepare_puts_the_cpu_splits_on_the_device() -> None:
     x, y = _pair()
-    on_cpu, on_gpu = (prepare(x, y, EstimatorConfig(device=d, progress=False)) for d in ("cpu", "cuda"))
+    on_cpu, on_gpu = (prepare(x, y, EstimatorConfig(), d) for d in ("cpu", "cuda"))
     for split in ("train", "val", "test"):
         for a, b in zip(getattr(on_cpu, split), getattr(on_gpu, split)):
             assert b.device.type == "cuda" and torch.equal(a, b.cpu())

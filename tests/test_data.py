@@ -16,7 +16,7 @@ from hypothesis.extra import numpy as hnp
 from neuralmi import MILoss, MIWarning, estimate_mi
 from neuralmi.bounds import BOUNDS
 from neuralmi.critics import SeparableCritic
-from neuralmi.data import Standardizer, as_samples, check_pair, split_indices
+from neuralmi.data import IQR_PER_SD, NormalScores, Standardizer, as_samples, check_pair, split_indices
 from neuralmi.errors import NeuralMIError
 
 FAST = {"max_steps": 20, "progress": False}
@@ -89,7 +89,78 @@ def test_huge_values_and_constant_columns_stay_finite() -> None:
 def test_standardizer_uses_float64_statistics_and_maps_constants_to_zero() -> None:
     data = np.array([[1e8 + 1.0, 3.0], [1e8 - 1.0, 3.0]])
     s = Standardizer.fit(data)
-    np.testing.assert_allclose(s(data), [[1.0, 0.0], [-1.0, 0.0]])
+    iqr = np.percentile([1.0, -1.0], 75) - np.percentile([1.0, -1.0], 25)  # 1: the offset 1e8 cancels in float64
+    np.testing.assert_allclose(s(data), [[IQR_PER_SD / iqr, 0.0], [-IQR_PER_SD / iqr, 0.0]], rtol=1e-6)
+
+
+def test_standardizer_is_the_median_and_iqr_map_of_a_naive_reference() -> None:
+    """(v - median) / (IQR / 1.349) per feature; the IQR falls back to the MAD, then to the sd, for a tied feature."""
+    rng = np.random.default_rng(0)
+    data = np.column_stack([rng.normal(size=101) * 3 + 5, np.r_[np.zeros(80), rng.normal(size=21)]])
+    z = Standardizer.fit(data)(data)
+    q25, q75 = np.percentile(data[:, 0], [25, 75])
+    np.testing.assert_allclose(z[:, 0], (data[:, 0] - np.median(data[:, 0])) / ((q75 - q25) / IQR_PER_SD), rtol=1e-5)
+    np.testing.assert_allclose(z[:, 1], data[:, 1] / data[:, 1].std(), rtol=1e-5)  # IQR and MAD are 0: the sd
+    tied = np.r_[np.zeros(99), 1.0]
+    assert Standardizer.fit(tied[:, None])(np.array([[1.0]])).item() == pytest.approx(1.0 / tied.std(), rel=1e-5)
+
+
+SCALES = [1e-310, 2.0**-1030, 1e-300, 1e300, 2.0**1020, 1e307]
+"""From subnormal (1e-310 keeps about 44 bits) to near the top of float64; the normal powers of two are exact."""
+
+
+@pytest.mark.parametrize("preprocessor", [Standardizer, NormalScores])
+@pytest.mark.parametrize("scale", SCALES)
+def test_preprocessors_give_the_same_map_at_any_float64_scale(preprocessor: type, scale: float) -> None:
+    """Scaling the data by any finite factor leaves both maps (nearly) unchanged: no overflow, no underflow to 0."""
+    rng = np.random.default_rng(0)
+    train, new = rng.normal(size=(200, 2)), rng.normal(size=(50, 2)) * 1.5
+    reference = preprocessor.fit(train)(new)
+    scaled = preprocessor.fit(train * scale)(new * scale)
+    assert np.isfinite(scaled).all()
+    exact = math.frexp(scale)[0] == 0.5 and scale > 2.0**-1022  # a normal power of two: the scaling is exact
+    np.testing.assert_allclose(scaled, reference, rtol=0 if exact else 1e-5, atol=0 if exact else 1e-5)
+
+
+@pytest.mark.parametrize("preprocessor", [Standardizer, NormalScores])
+def test_preprocessors_stay_finite_and_monotone_from_the_smallest_subnormal_to_the_largest_float(preprocessor: type) -> None:
+    """Values spanning -1.79e308 .. 1.79e308, or only a few subnormal steps (5e-324 apart), map to finite, ordered scores."""
+    top = np.finfo(np.float64).max
+    for values in (np.linspace(-1.0, 1.0, 101) * top, np.arange(-50, 51) * 5e-324, np.r_[-top, np.zeros(99), top]):
+        z = preprocessor.fit(values[:, None])(np.sort(np.r_[values, -top, top])[:, None])[:, 0]
+        assert np.isfinite(z).all() and np.all(np.diff(z) >= 0)
+
+
+def test_normal_scores_of_neighbours_closer_than_1e_308_are_finite_and_monotone() -> None:
+    """The interpolation slope between neighbours 5e-324 apart would overflow; the map stays finite and monotone."""
+    train = np.array([-1.0, 0.0, 5e-324, 1e-323, 2e-323, 1e-310, 1.0])[:, None]
+    grid = np.sort(np.r_[train[:, 0], np.linspace(-2, 2, 41), 7e-324, 3e-323])[:, None]
+    z = NormalScores.fit(train)(grid)[:, 0]
+    assert np.isfinite(z).all() and np.all(np.diff(z) >= 0)
+    np.testing.assert_array_equal(np.unique(NormalScores.fit(train)(train)).size, len(train))  # distinct stay distinct
+
+
+@pytest.mark.parametrize("preprocessor", [Standardizer, NormalScores])
+def test_new_values_outside_the_training_range_are_clipped_to_it(preprocessor: type) -> None:
+    rng = np.random.default_rng(0)
+    train = rng.normal(size=(100, 1))
+    prep = preprocessor.fit(train)
+    ends = prep(np.array([[train.min()], [train.max()]]))[:, 0]
+    outliers = prep(np.array([[-1e308], [-1e12], [1e6], [1e12], [1e308]]))[:, 0]
+    np.testing.assert_array_equal(outliers, [ends[0], ends[0], ends[1], ends[1], ends[1]])
+
+
+def test_an_outlier_in_the_test_split_gives_no_absurd_estimate() -> None:
+    """One test value of 1e12 with preprocess='standardize' gave -5.2e21 nats; it is clipped to the training range now."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=300)
+    y = 0.8 * x + 0.6 * rng.normal(size=300)
+    test_row = split_indices(300, (0.6, 0.1), seed=0)[2][0]
+    for outlier in (1e6, 1e12, 1e300):
+        xo = x.copy()
+        xo[test_row] = outlier
+        r = quiet(xo, y, preprocess="standardize", max_steps=50)
+        assert math.isfinite(r.nats) and r.nats > 0.2  # type: ignore[attr-defined]  # truth 0.51 nats
 
 
 def test_split_is_a_seeded_partition() -> None:
@@ -155,8 +226,6 @@ def test_diverging_training_is_detected_and_flagged() -> None:
 
 
 def test_normal_scores_are_monotone_gaussian_and_handle_ties_and_range() -> None:
-    from neuralmi.data import NormalScores
-
     rng = np.random.default_rng(0)
     train = rng.standard_t(2, size=(4000, 2))
     train[:, 1] = np.round(train[:, 1])  # ties

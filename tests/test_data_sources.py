@@ -58,7 +58,7 @@ class Stream(IterableDataset):
 @pytest.mark.parametrize("preprocess", ["standardize", "normal_scores"])
 def test_memmap_prepares_like_float64_arrays(tmp_path, preprocess):
     x, y = _pair()
-    cfg = EstimatorConfig(progress=False, preprocess=preprocess)
+    cfg = EstimatorConfig(preprocess=preprocess)
     mx, my = _mapped(tmp_path, x, y)
     assert _same_splits(prepare(mx, my, cfg), prepare(x.astype(np.float64), y.astype(np.float64), cfg))
 
@@ -72,7 +72,7 @@ def test_memmap_estimate_equals_array_estimate(tmp_path):
 
 def test_splits_do_not_depend_on_the_block_size(monkeypatch):
     x, y = _pair(n=203)
-    cfg = EstimatorConfig(progress=False)
+    cfg = EstimatorConfig()
     whole = prepare(x, y, cfg)
     monkeypatch.setattr(estimate, "ROWS_PER_CHUNK", 7)
     assert _same_splits(prepare(x, y, cfg), whole)
@@ -81,7 +81,7 @@ def test_splits_do_not_depend_on_the_block_size(monkeypatch):
 def test_preprocessing_is_fitted_on_the_head_of_the_training_permutation(monkeypatch):
     x, y = _pair(n=400)
     monkeypatch.setattr(estimate, "PREPROCESS_FIT_ROWS", 50)
-    data = prepare(x, y, EstimatorConfig(progress=False, preprocess="standardize"))
+    data = prepare(x, y, EstimatorConfig(preprocess="standardize"))
     train_idx = np.random.default_rng(0).permutation(400)[:240]  # split_indices(400, (0.6, 0.1), seed 0)
     np.testing.assert_allclose(data.scalers[0].mean, x[train_idx[:50]].astype(np.float64).mean(0), rtol=1e-12)
     np.testing.assert_allclose(data.train[0].numpy(), (x[train_idx] - data.scalers[0].mean) / data.scalers[0].std, rtol=1e-5)

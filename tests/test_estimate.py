@@ -12,8 +12,11 @@ import torch
 
 from neuralmi import EstimatorConfig, MIResult, MIWarning, estimate_mi
 from neuralmi.benchmark import BinaryChannel
+from neuralmi.candidates import Candidate
+from neuralmi.errors import NeuralMIError
+from neuralmi.estimate import Prepared, report
 
-from .conftest import correlated_gaussian
+from .conftest import NaNCritic, correlated_gaussian
 
 GAUSSIAN_FAMILY = {"density_ratio": False, "ensemble": False}
 """Options that leave the network, the Gaussian fit and its quadratic refinement as the only candidates."""
@@ -455,3 +458,111 @@ def test_the_density_ratio_candidate_reports_a_dependence_without_correlation() 
     result = quiet(x, y, seed=3)
     assert result.critic_kind == "density_ratio" and "density_ratio" in result.selection
     assert_covers(result, task.truth)
+
+
+# --- every result is finite or refused; deterministic dependence is a lower bound -------------------
+
+
+def test_a_critic_returning_nan_is_a_clear_error_not_a_crash_or_a_nan_result() -> None:
+    x, y = correlated_gaussian(100, 1, 0.5, seed=0)
+    with pytest.raises(NeuralMIError, match=r"no candidate critic gives a usable estimate.*NaNCritic \(diverged\).*not finite"):
+        quiet(x, y, critic=NaNCritic(), max_steps=20)
+
+
+def test_a_subnormal_scale_gives_the_result_of_the_unscaled_data() -> None:
+    """x * 1e-310 crashed on an empty best state (the normal scores were NaN); x * 1e-308 gave NaN."""
+    x, y = correlated_gaussian(300, 1, 0.5, seed=0)
+    options = {**GAUSSIAN_FAMILY, "max_steps": 20, "quadratic_steps": 0}
+    reference = quiet(x, y, **options)
+    for scale in (1e-310, 1e-308, 1e300):
+        scaled = quiet(x * scale, y, **options)
+        assert scaled.nats == pytest.approx(reference.nats, abs=1e-4) and math.isfinite(scaled.stderr)
+
+
+def test_evaluate_refuses_a_critic_with_nan_weights(small_result: MIResult) -> None:
+    import copy
+    import dataclasses
+
+    broken = copy.deepcopy(small_result.critic)
+    with torch.no_grad():
+        for tensor in broken.state_dict().values():
+            if tensor.is_floating_point():
+                tensor.fill_(float("nan"))
+    x, y = correlated_gaussian(200, 2, 0.5, seed=1)
+    with pytest.raises(NeuralMIError, match=r"gives no estimate on these samples.*weights finite"):
+        dataclasses.replace(small_result, critic=broken).evaluate(x, y)
+
+
+def test_a_copy_is_a_lower_bound_with_no_upper_limit() -> None:
+    """y = x gave 3.42 [3.24, 3.60] nats (a 1e-3 ridge's number) with no warning; 5-D copies gave 70.8 ± 19.9."""
+    rng = np.random.default_rng(0)
+    for x in (rng.normal(size=300), rng.normal(size=(300, 5))):
+        with pytest.warns(MIWarning, match="near-deterministic dependence.*true MI may be infinite"):
+            r = estimate_mi(x, x.copy(), critic="gaussian", progress=False)
+        assert r.deterministic and r.detected and r.ci[1] == math.inf and 0 < r.ci[0] <= r.nats <= math.log(r.n_test)
+        assert r.report == "infonce" and r.to_dict()["deterministic"] is True and r.to_dict()["ci_high"] is None
+        assert "I(X;Y) >= " in str(r) and "strictly increasing function of x feature" in r.warnings[-1]
+        assert not any("no dependence" in m for m in r.warnings)
+
+
+def test_near_deterministic_dependence_is_flagged_and_strong_noisy_dependence_is_not() -> None:
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=300)
+    r = quiet(x, x + 1e-2 * rng.normal(size=300), critic="gaussian")
+    assert r.deterministic and r.ci[1] == math.inf and r.nats > -1
+    x5, y5 = correlated_gaussian(3000, 5, 5.0, seed=2)  # 1 nat per pair: noisy, and within what 900 test rows measure
+    r = quiet(x5, y5, critic="gaussian")
+    assert not r.deterministic and math.isfinite(r.ci[1]) and "deterministic" not in " ".join(r.warnings)
+
+
+class _Parabola(torch.nn.Module):
+    """T(x, y) = c (x - y)^2 on 1-D sides: c < 0 rewards matching pairs, c > 0 is absurd on the joint."""
+
+    def __init__(self, c: float) -> None:
+        super().__init__()
+        self.c = torch.nn.Parameter(torch.tensor(c))
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.c * (x - y.T) ** 2
+
+
+def _prepared(seed: int) -> Prepared:
+    from neuralmi.data import Standardizer
+
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(400, 1, generator=gen)
+    y = x + 0.7 * torch.randn(400, 1, generator=gen)
+    parts = [(x[a:b], y[a:b]) for a, b in ((0, 240), (240, 280), (280, 400))]
+    scaler = Standardizer.fit(x.numpy().astype(np.float64))
+    return Prepared(parts[0], parts[1], parts[2], (scaler, scaler), (1,), (1,), torch.device("cpu"))
+
+
+def test_a_candidate_with_an_absurd_held_out_value_is_set_aside_for_the_next() -> None:
+    """The kept candidate's test estimate is below -1 nat: it is flagged diverged and the next one is reported."""
+    data, cfg = _prepared(0), EstimatorConfig()
+    absurd = Candidate("separable", _Parabola(20.0), 2.0, 0.1)
+    sound = Candidate("gaussian", _Parabola(-0.5), 1.0, 0.1)
+    with pytest.warns(MIWarning, match="separable critic was set aside and flagged diverged.*below -1 nat"):
+        r = report(data, [absurd, sound], cfg, 0.0)
+    assert r.critic_kind == "gaussian" and 0 < r.nats < 2 and r.candidates["separable"]["diverged"]
+    with pytest.raises(NeuralMIError, match="no candidate critic gives a usable estimate"):
+        report(data, [Candidate("separable", _Parabola(20.0), 2.0, 0.1)], cfg, 0.0)
+
+
+def test_more_features_than_training_rows_skip_the_density_ratio_candidate() -> None:
+    """40 rows of 60 + 2 features: the density-ratio fit (a regression on the features) raised after training the network."""
+    rng = np.random.default_rng(0)
+    r = quiet(rng.normal(size=(40, 60)), rng.normal(size=(40, 2)), max_steps=5)
+    assert math.isfinite(r.nats) and "density_ratio" not in r.candidates
+
+
+def test_overfit_critics_that_detect_nothing_give_no_upper_limit_rather_than_an_absurd_one() -> None:
+    """No candidate detects, and every one scores below -1 nat on the test split: 0 with an interval to infinity."""
+    data, cfg = _prepared(1), EstimatorConfig()
+    overfit = Candidate("separable", _Parabola(20.0), 0.0, 0.1)
+    with pytest.warns(MIWarning) as caught:
+        r = report(data, [overfit], cfg, 0.0)
+    assert not r.detected and r.nats == 0.0 and r.ci == (0.0, math.inf)
+    assert any("implausible" in str(w.message) and "no upper limit" in str(w.message) for w in caught)
+    with pytest.raises(NeuralMIError, match=r"no candidate critic gives a usable estimate.*not finite"):
+        report(data, [Candidate("separable", NaNCritic(), math.nan, math.nan)], cfg, 0.0)

@@ -120,3 +120,35 @@ def test_club_trains_a_gaussian_conditional() -> None:
     assert torch.isfinite(club(x, y))
     with pytest.raises(ValueError, match="kind must be one of"):
         CLUB(q, kind="vub")  # type: ignore[arg-type]
+
+
+def test_mine_skips_a_non_finite_batch_with_a_warning_and_keeps_its_average() -> None:
+    """One NaN batch leaves the moving average as it was; the next finite batches update it as if it never came."""
+    torch.manual_seed(0)
+    critic = ConcatCritic(2, 2, hidden=(8,))
+    mine, reference = MINE(critic, ma_rate=0.1), MINE(critic, ma_rate=0.1)
+    good = [(torch.randn(6, 2), torch.randn(6, 2)) for _ in range(3)]
+    bad = (torch.full((6, 2), float("nan")), torch.randn(6, 2))
+    mine(*good[0])
+    with pytest.warns(RuntimeWarning, match="skips this batch"):
+        assert math.isnan(mine(*bad).item())  # the bad batch's own value is NaN, as it should be
+    for x, y in good[1:]:
+        value = mine(x, y)
+        assert math.isfinite(value.item())
+        value.backward()
+        assert all(torch.isfinite(p.grad).all() for p in critic.parameters() if p.grad is not None)
+        critic.zero_grad()
+    for x, y in good:
+        reference(x, y)
+    assert math.isfinite(mine.log_ma.item()) and mine.log_ma.item() == reference.log_ma.item()
+    assert int(mine.steps) == 3 and int(mine.skipped) == 1
+
+
+def test_mine_skips_a_non_finite_first_batch() -> None:
+    """A NaN first batch does not become the starting value of the average."""
+    mine = MINE(ConcatCritic(2, 2, hidden=(8,)), ma_rate=0.1)
+    with pytest.warns(RuntimeWarning, match="skips this batch"):
+        mine(torch.full((4, 2), float("inf")), torch.randn(4, 2))
+    x, y = torch.randn(4, 2), torch.randn(4, 2)
+    mine(x, y)
+    assert int(mine.steps) == 1 and math.isfinite(mine.log_ma.item())

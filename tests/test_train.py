@@ -11,6 +11,8 @@ from neuralmi import EstimatorConfig
 from neuralmi._train import Trainer
 from neuralmi.estimate import build_critic
 
+from .conftest import NaNCritic
+
 
 def test_the_trainer_follows_the_schedule_and_plateau_halvings() -> None:
     """Each step's rate is the schedule's, halved once per earlier validation point that failed to set a new best.
@@ -65,3 +67,14 @@ def test_a_critic_whose_curve_cannot_reach_a_rival_is_abandoned() -> None:
     assert not probe._out_of_reach(10)  # 0.5 + 0.1 * 10 = 1.5: just reachable
     probe.rival = 1.51
     assert probe._out_of_reach(10)
+
+
+def test_a_non_finite_first_validation_point_is_a_divergence_not_a_crash() -> None:
+    """No best state was stored before the first point: training stops at step 0, flagged, with the starting weights."""
+    x, y = torch.randn(40, 1), torch.randn(40, 1)
+    cfg = EstimatorConfig(max_steps=20, eval_every=5, batch_size=8)
+    critic = NaNCritic()
+    trainer = Trainer(critic, cfg, (x[:30], y[:30]), (x[30:], y[30:]))
+    assert trainer.run() == 0
+    assert trainer.diverged and trainer.best_step == 0 and trainer.final_state is None
+    assert critic.weight.item() == 1.0  # the starting weights, untouched

@@ -72,7 +72,8 @@ def score_blocks(critic: nn.Module, x: Tensor, y: Tensor, block_size: int, repor
         joint = s.diagonal().cpu().numpy().astype(np.float64, copy=True)  # a copy, before the diagonal is masked in place
         s.diagonal().fill_(float("-inf"))
         row = _log_sum_exp(s, 1)
-        row_all = np.logaddexp(row, joint)
+        with np.errstate(invalid="ignore"):  # non-finite scores stay NaN; the callers check every result is finite
+            row_all = np.logaddexp(row, joint)
         stats = (joint, row, _log_sum_exp(s, 0), row_all, np.full(len(idx), float(len(idx))))
         for store, value in zip(parts, (*stats, _column_drops(s, row_all) if columns else None)):
             if value is not None:
@@ -120,6 +121,11 @@ def summarise(h: HeldOut, report: str) -> tuple[float, float]:
     each sample leaves its joint term and every pair it is part of (its row and its column of
     its block's score matrix), so the dependence between rows that share a block's y's is counted.
     """
+    with np.errstate(all="ignore"):  # non-finite statistics give a non-finite result, which the callers refuse
+        return _summarise(h, report)
+
+
+def _summarise(h: HeldOut, report: str) -> tuple[float, float]:
     n = len(h.joint)
     if report == "infonce":
         value, loo = _infonce(h)

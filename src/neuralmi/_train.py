@@ -119,6 +119,8 @@ class Trainer:
         val_value, val_se = self._validate() if step == 0 or math.isfinite(train_value) else (math.nan, math.nan)
         if not math.isfinite(val_value):
             self.diverged = True
+            if not self.best_state:  # the first point: there is no good state to restore, so the starting weights stay
+                self.best_state = copy.deepcopy(self.averaged.state_dict())
             return False
         smoothed = val_value if self.smoothed is None else cfg.smoothing * self.smoothed + (1 - cfg.smoothing) * val_value
         self.smoothed = smoothed
@@ -211,7 +213,7 @@ class Trainer:
         cfg, run, n = self.config, self.run_options, len(self.train[0])
         batch, every = min(cfg.batch_size, n), cfg.evaluation_interval(n)
         if not self._resume():
-            self._validation_point(0, math.nan)  # the untrained critic is the baseline to beat
+            self.done = not self._validation_point(0, math.nan)  # the baseline to beat; non-finite: diverged at once
             self.perm = torch.randperm(n, generator=self.generator)
         bar, window = _progress(cfg.max_steps, self.step, run.progress), list[Tensor]()
         self.critic.train()

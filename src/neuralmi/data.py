@@ -13,6 +13,8 @@ from neuralmi.errors import NeuralMIError
 
 __all__ = [
     "EXACT_INTEGERS",
+    "IQR_PER_SD",
+    "MAD_PER_SD",
     "PREPROCESSORS",
     "NormalScores",
     "Preprocess",
@@ -305,32 +307,107 @@ def split_indices(n: int, fractions: tuple[float, ...], seed: int) -> list[np.nd
     return np.split(perm, cuts)
 
 
+IQR_PER_SD = 1.3489795003921634
+"""The interquartile range of a standard normal, 2 Phi^{-1}(3/4): IQR / 1.349 estimates a normal sd."""
+
+MAD_PER_SD = 0.6744897501960817
+"""The median absolute deviation of a standard normal, Phi^{-1}(3/4): MAD / 0.674 estimates a normal sd."""
+
+
+def _binary_exponent(data: np.ndarray) -> np.ndarray:
+    """Per column, the power of two at or above its largest magnitude: dividing by it maps the column into [-1, 1] exactly."""
+    largest = np.abs(data).max(axis=0) if len(data) else np.zeros(data.shape[1:])
+    return np.frexp(largest)[1].astype(np.int64)
+
+
+def _robust_scale(scaled: np.ndarray, centre: np.ndarray) -> np.ndarray:
+    """Per-column spread of columns in [-1, 1]: IQR / 1.349, else MAD / 0.674, else the sd, else 1 (a constant column)."""
+    q25, q75 = np.percentile(scaled, [25, 75], axis=0)
+    mad = np.median(np.abs(scaled - centre), axis=0)
+    scale = (q75 - q25) / IQR_PER_SD
+    scale = np.where(scale > 0, scale, mad / MAD_PER_SD)
+    scale = np.where(scale > 0, scale, scaled.std(axis=0))
+    return np.where(scale > 0, scale, 1.0)
+
+
 @dataclass(frozen=True)
 class Standardizer:
-    """Per-feature ``(v - mean) / std`` with statistics in float64; constant features map to 0."""
+    r"""Per-feature ``(v - median) / scale`` with robust float64 statistics; constant features map to 0.
+
+    ``scale`` is the interquartile range over 1.349 (the sd of normal data), else the median absolute
+    deviation over 0.674, else the sd, else 1, so a few wild training values do not squash the rest
+    to 0. Each feature is first divided by the power of two at or above its largest training
+    magnitude (``exponent``; exact in binary), so any finite float64 input, from subnormals to
+    1e308, gives finite statistics. New values are clipped to the training range of each feature
+    (``low``, ``high`` in standardised units): an outlier in the test split is treated as the most
+    extreme training value, never extrapolated.
+
+    ``mean`` and ``std`` hold the centre and scale in units of ``2**exponent`` (the names are those
+    of the saved format; a saved file without ``exponent`` reads as exponent 0 and no clipping).
+
+    >>> s = Standardizer.fit(np.array([[1.0], [2.0], [3.0], [4.0], [5.0], [1e12]]))
+    >>> s(np.array([[3.5], [-1e300]])).ravel().astype(float).round(2).tolist()  # the median is 3.5; -1e300 is clipped to the low end
+    [0.0, -1.35]
+    """
 
     mean: np.ndarray
     std: np.ndarray
+    exponent: np.ndarray | None = None
+    low: np.ndarray | None = None
+    high: np.ndarray | None = None
 
     @classmethod
     def fit(cls, data: np.ndarray) -> Standardizer:
-        """Statistics of ``data`` (n, ...) over its rows."""
-        mean = data.mean(axis=0)
-        std = data.std(axis=0)
-        return cls(mean, np.where(std > 0, std, 1.0))
+        """Robust statistics and range of ``data`` (n, ...) over its rows."""
+        exponent = _binary_exponent(data)
+        scaled = np.ldexp(data, -exponent)
+        centre = np.median(scaled, axis=0)
+        scale = _robust_scale(scaled, centre)
+        with np.errstate(over="ignore"):
+            z = (scaled - centre) / scale
+        return cls(centre, scale, exponent, z.min(axis=0), z.max(axis=0))
 
     def __call__(self, data: np.ndarray) -> np.ndarray:
-        """Standardised float32 copy of ``data``."""
-        return ((data - self.mean) / self.std).astype(np.float32)
+        """Standardised float32 copy of ``data``, clipped to the training range."""
+        exponent = np.zeros(np.shape(self.mean), dtype=np.int64) if self.exponent is None else self.exponent
+        with np.errstate(over="ignore"):  # a value far beyond the training scale becomes inf, then the range's end
+            z = (np.ldexp(data, -exponent) - self.mean) / self.std
+        if self.low is not None and self.high is not None:
+            z = np.clip(z, self.low, self.high)
+        limit = float(np.finfo(np.float32).max)
+        return np.clip(z, -limit, limit).astype(np.float32)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """Plain arrays for saving (``np.savez``, no pickles)."""
-        return {"mean": self.mean, "std": self.std}
+        arrays = {"mean": self.mean, "std": self.std}
+        for name in ("exponent", "low", "high"):
+            value = getattr(self, name)
+            if value is not None:
+                arrays[name] = value
+        return arrays
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> Standardizer:
         """Inverse of :meth:`to_arrays`."""
-        return cls(arrays["mean"], arrays["std"])
+        return cls(arrays["mean"], arrays["std"], arrays.get("exponent"), arrays.get("low"), arrays.get("high"))
+
+
+def _interpolate(column: np.ndarray, values: np.ndarray, quantiles: np.ndarray) -> np.ndarray:
+    """Piecewise-linear ``F_n`` through (values, quantiles), held constant beyond the ends.
+
+    The position between two neighbours is computed as a fraction of their gap (both halved, so
+    no difference overflows), so neighbours closer than 1e-308 give no infinite slope.
+    """
+    right = np.clip(np.searchsorted(values, column, side="right"), 1, len(values) - 1) if len(values) > 1 else None
+    if right is None:  # one training value: every value is it
+        return np.full(column.shape, quantiles[0])
+    left = right - 1
+    lo, hi = values[left], values[right]
+    gap = hi / 2 - lo / 2
+    with np.errstate(all="ignore"):  # far beyond the range the fraction overflows to inf, then is clipped to 1
+        t = np.where(gap > 0, (column / 2 - lo / 2) / np.where(gap > 0, gap, 1.0), 0.0)
+    t = np.clip(t, 0.0, 1.0)
+    return quantiles[left] + t * (quantiles[right] - quantiles[left])
 
 
 @dataclass(frozen=True)
@@ -339,7 +416,9 @@ class NormalScores:
 
     Strictly increasing on the training values, so it leaves mutual information unchanged while
     taming heavy tails. ``F_n`` is the training mid-rank ECDF, linearly interpolated between distinct
-    training values and clamped to ``[1/(2n), 1 - 1/(2n)]`` outside them.
+    training values; a value outside the training range is clipped to it (it gets the end quantile,
+    within ``[1/(2n), 1 - 1/(2n)]``). Any finite float64 input, subnormals and 1e308 included, gives
+    finite scores.
     """
 
     values: tuple[np.ndarray, ...]
@@ -362,8 +441,8 @@ class NormalScores:
         import torch
 
         flat = data.reshape(len(data), -1)
-        # np.interp clamps outside the training range to the end quantiles, which lie strictly inside (0, 1)
-        u = np.column_stack([np.interp(col, v, q) for col, v, q in zip(flat.T, self.values, self.quantiles)])
+        # values outside the training range get the end quantiles, which lie strictly inside (0, 1)
+        u = np.column_stack([_interpolate(col, v, q) for col, v, q in zip(flat.T, self.values, self.quantiles)])
         z = torch.special.ndtri(torch.from_numpy(u)).numpy()
         return z.reshape(data.shape).astype(np.float32)
 

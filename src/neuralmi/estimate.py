@@ -25,7 +25,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from neuralmi._evaluate import score_blocks, summarise
+from neuralmi._evaluate import HeldOut, score_blocks, summarise
+from neuralmi._plausibility import ceiling, deterministic_dependence, implausible
 from neuralmi.bounds import REPORT_WITH, REPORTABLE
 from neuralmi.candidates import (
     QUADRATIC_TRAINING,
@@ -84,7 +85,7 @@ GAUSSIAN_MAX_FEATURES = 1024
 
 
 class MIWarning(UserWarning):
-    """A result that needs the user's attention: near a ceiling, negative, or diverged."""
+    """A result that needs the user's attention: near a ceiling, negative, diverged, or a lower bound only."""
 
 
 def _finite(value: Any) -> Any:
@@ -104,7 +105,9 @@ class MIResult:
 
     Every field describes the critic that is reported (``critic_kind``): its training steps,
     curve and divergence. ``candidates`` records each candidate critic's validation value and
-    curve; ``selection`` is their validation values alone.
+    curve; ``selection`` is their validation values alone. ``deterministic``: the dependence is
+    deterministic, or too strong for the test split to measure; ``nats`` is then a lower bound and
+    ``ci`` runs to infinity (the true MI may be infinite).
     """
 
     nats: float
@@ -134,6 +137,7 @@ class MIResult:
     threads: int = 1
     device: str = "cpu"
     preprocess: str = ""  # the reported critic's preprocessing of continuous sides ("" before the report stage)
+    deterministic: bool = False  # the dependence is deterministic or too strong to measure: nats is a lower bound
 
     @property
     def bits(self) -> float:
@@ -142,14 +146,19 @@ class MIResult:
 
     def __str__(self) -> str:
         lo, hi = self.ci
+        head = (
+            f"I(X;Y) >= {lo:.4f} nats ({lo / LN2:.4f} bits), a 95% lower limit (deterministic or near-deterministic "
+            f"dependence: the true MI may be infinite); estimate {self.nats:.4f} ± {self.stderr:.4f} "
+            if self.deterministic
+            else f"I(X;Y) = {self.nats:.4f} nats ({self.bits:.4f} bits) ± {self.stderr:.4f}, 95% CI [{lo:.4f}, {hi:.4f}] "
+        )
         return (
-            f"I(X;Y) = {self.nats:.4f} nats ({self.bits:.4f} bits) ± {self.stderr:.4f}, 95% CI [{lo:.4f}, {hi:.4f}] "
-            f"| {self.bound}->{self.report}, critic={self.critic_kind}, n_train={self.n_train}, n_test={self.n_test}, "
+            head + f"| {self.bound}->{self.report}, critic={self.critic_kind}, n_train={self.n_train}, n_test={self.n_test}, "
             f"{self.seconds:.1f} s"
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-safe summary (no tensors, no modules; non-finite numbers become null)."""
+        """JSON-safe summary (no tensors, no modules; non-finite numbers become null: ``ci_high`` of a lower bound)."""
         config = {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self.config).items()}
         out = {
             "mi_nats": self.nats,
@@ -169,6 +178,7 @@ class MIResult:
             "diverged": self.diverged,
             "detected": self.detected,
             "still_improving": self.still_improving,
+            "deterministic": self.deterministic,
             "critic_kind": self.critic_kind,
             "selection": dict(self.selection),
             "candidates": self.candidates,
@@ -203,7 +213,9 @@ class MIResult:
         """The fitted critic's held-out bound on new paired samples, as a result with its own error bar.
 
         The samples go through the preprocessing fitted on the training split; ``report`` picks
-        another reporting bound. Nothing is trained; ``n_test`` is the new sample count.
+        another reporting bound. Nothing is trained; ``n_test`` is the new sample count. A critic
+        whose scores on them are not finite (NaN weights, say) raises ``NeuralMIError``; an estimate
+        below -1 nat warns.
         """
         if self.standardizers is None:
             raise NeuralMIError("this result holds no fitted preprocessing; it cannot score new samples")
@@ -213,15 +225,24 @@ class MIResult:
         tx, ty = encode_pair(x, y, self.standardizers, (self.x_shape, self.y_shape), _module_device(self.critic))
         start = time.perf_counter()
         nats, stderr = summarise(score_blocks(self.critic, tx, ty, self.config.eval_batch_size), report)
+        problem, messages = implausible(nats, stderr), []
+        if problem is not None and not math.isfinite(nats + stderr):
+            raise NeuralMIError(
+                f"the {self.critic_kind} critic gives no estimate on these samples: {problem}; are its weights finite?"
+            )
+        if problem is not None:
+            messages.append(f"the {self.critic_kind} critic on these samples: {problem}; are they unlike the training samples?")
+            warnings.warn(messages[0], MIWarning, stacklevel=2)
+        lo, hi = _interval(nats, stderr)
         return dataclasses.replace(
             self,
             nats=nats,
             stderr=stderr,
-            ci=_interval(nats, stderr),
+            ci=(lo, math.inf if self.deterministic else hi),
             report=report,
             n_test=len(tx),
             seconds=time.perf_counter() - start,
-            warnings=[],
+            warnings=messages,
         )
 
 
@@ -447,8 +468,9 @@ def _density_ratio_offered(data: Prepared, cfg: EstimatorConfig) -> bool:
 
 
 def _density_ratio_fits(data: Prepared) -> bool:
-    """The density-ratio critic is a candidate: its modelled (smaller) side has at most 20 features, both at most 1,024."""
-    return min(data.dims) <= DENSITY_RATIO_MAX_FEATURES and sum(data.dims) <= GAUSSIAN_MAX_FEATURES
+    """The density-ratio critic is a candidate: a side of at most 20 features, at most 1,024 in all, and more rows than features."""
+    total = sum(data.dims)
+    return min(data.dims) <= DENSITY_RATIO_MAX_FEATURES and total <= GAUSSIAN_MAX_FEATURES and len(data.train[0]) > total + 1
 
 
 def _fitted_alone(data: Prepared, cfg: EstimatorConfig) -> list[Candidate]:
@@ -536,11 +558,11 @@ def _warnings(result: MIResult, kept: Candidate, candidates: list[Candidate], n_
     messages = []
     if result.diverged:
         messages.append("training diverged (non-finite bound); the last good critic was restored and used")
-    ceiling = math.log(n_negatives) if result.report == "infonce" else math.log(result.n_test)
-    if result.nats > ceiling - 1.0:
+    top = ceiling(result.report, result.n_test, n_negatives)
+    if result.nats > top - 1.0 and not result.deterministic:
         what = "log of the number of negatives" if result.report == "infonce" else "log n_test"
         messages.append(
-            f"estimate {result.nats:.3f} nats is near the ceiling {ceiling:.3f} nats ({what}) of the {result.report} bound; "
+            f"estimate {result.nats:.3f} nats is near the ceiling {top:.3f} nats ({what}) of the {result.report} bound; "
             "the true MI may be higher: use more samples"
         )
     if not result.detected:
@@ -561,39 +583,95 @@ def _warnings(result: MIResult, kept: Candidate, candidates: list[Candidate], n_
     return messages
 
 
-def _no_dependence(data: Prepared, candidates: list[Candidate], cfg: EstimatorConfig) -> tuple[float, float, tuple[float, float]]:
-    """(0, stderr, interval) where no candidate detects dependence: MI is 0 to within what the candidates resolve.
+def _no_dependence(
+    data: Prepared, candidates: list[Candidate], cfg: EstimatorConfig
+) -> tuple[float, float, tuple[float, float], list[str]]:
+    """(0, stderr, interval, notes) where no candidate detects dependence: MI is 0 to within what the candidates resolve.
 
     Each candidate's trained critic (its last weights, where the kept ones are the untrained
     start) is scored on the test split; the interval runs from 0 to the highest upper 95% limit
-    among them, and ``stderr`` is that candidate's. It is never a zero-width measurement unless
-    no candidate has any spread (every critic constant).
+    among those whose held-out value is plausible (finite, at least -1 nat), and ``stderr`` is
+    that candidate's. It is never a zero-width measurement unless no candidate has any spread
+    (every critic constant). Where every finite value lies below -1 nat (overfit critics), the
+    interval has no upper limit and a note says so; where none is finite, ``NeuralMIError``.
     """
-    upper, stderr = -math.inf, 0.0
+    upper, stderr, problems, overfit = -math.inf, 0.0, list[str](), False
     for candidate in candidates:
         critic = candidate.trained if candidate.trained is not None else candidate.critic
         test = data.view(candidate.preprocess).test
         value, se = summarise(score_blocks(critic, *test, cfg.eval_batch_size), cfg.report_bound)
-        if math.isfinite(value + se) and max(0.0, value) + Z95 * se > upper:  # MI >= 0: a negative value counts as 0
+        problem = implausible(value, se)
+        if problem is not None:
+            overfit = overfit or math.isfinite(value + se)
+            problems.append(f"{candidate.name}{' (diverged)' if candidate.diverged else ''}: {problem}")
+        elif max(0.0, value) + Z95 * se > upper:  # MI >= 0: a negative value counts as 0
             upper, stderr = max(0.0, value) + Z95 * se, se
-    return 0.0, stderr, (0.0, max(0.0, upper))
+    if math.isfinite(upper):
+        return 0.0, stderr, (0.0, upper), []
+    if overfit:
+        note = (
+            f"every candidate critic's held-out value is implausible ({'; '.join(problems)}): they overfit the training "
+            "split, so nothing bounds the MI from above and the interval has no upper limit; use more samples or a smaller critic"
+        )
+        return 0.0, math.inf, (0.0, math.inf), [note]
+    raise NeuralMIError(f"no candidate critic gives a usable estimate on the test split: {'; '.join(problems)}")
+
+
+def _choose(data: Prepared, candidates: list[Candidate], cfg: EstimatorConfig) -> tuple[Candidate, bool, HeldOut, list[str]]:
+    """(the candidate to report, whether it detects dependence, its test statistics, the candidates set aside and why).
+
+    A detecting candidate whose held-out estimate is not finite or below -1 nat is set aside and
+    the selection is made again among the rest; with none left, ``NeuralMIError``.
+    """
+    pool, set_aside = list(candidates), list[str]()
+    while pool:
+        kept, detected = select(pool)
+        held = score_blocks(kept.critic, *data.view(kept.preprocess).test, cfg.eval_batch_size)
+        problem = implausible(*summarise(held, cfg.report_bound))
+        if problem is None or not detected:
+            return kept, detected, held, set_aside
+        set_aside.append(f"the {kept.name} critic was set aside and flagged diverged: {problem}")
+        kept.diverged = True
+        pool.remove(kept)
+    raise NeuralMIError("no candidate critic gives a usable estimate on the test split: " + "; ".join(set_aside))
+
+
+def _lower_bound(data: Prepared, held: HeldOut, nats: float, report: str) -> str | None:
+    """Why the result can only be a lower bound (deterministic dependence, or an estimate above the ceiling), or None."""
+    top = ceiling(report, len(data.test[0]), int(held.block.min()))
+    if nats > top:
+        return f"the {report} estimate {nats:.3f} nats exceeds the ceiling {top:.3f} nats that this test split can show"
+    if any(data.discrete):  # a label side carries finite information: its entropy
+        return None
+    train = tuple(t.reshape(len(t), -1).cpu().numpy() for t in data.train)
+    test = tuple(t.reshape(len(t), -1).cpu().numpy() for t in data.test)
+    return deterministic_dependence(train, test, top, _gaussian_fits(data))  # type: ignore[arg-type]
 
 
 def report(data: Prepared, candidates: list[Candidate], cfg: EstimatorConfig, start: float) -> MIResult:
     """The report stage: the chosen candidate's bound on the untouched test split, its error bar and warnings."""
-    kept, detected = select(candidates)
+    kept, detected, held_out, set_aside = _choose(data, candidates, cfg)
+    report_bound = cfg.report_bound
+    nats, stderr = summarise(held_out, report_bound)
+    why = _lower_bound(data, held_out, nats if detected else 0.0, report_bound)
+    if why is not None:  # InfoNCE of the same critic: a lower bound that never exceeds ln(negatives), with a small variance
+        detected, report_bound = True, "infonce"
+        nats, stderr = summarise(held_out, report_bound)
+        if implausible(nats, stderr) is not None:
+            nats, stderr = 0.0, 0.0
+        ci = (max(0.0, nats - Z95 * stderr), math.inf)
+    elif detected:
+        ci = _interval(nats, stderr)
+    else:
+        nats, stderr, ci, notes = _no_dependence(data, candidates, cfg)
+        set_aside.extend(notes)
     view = data.view(kept.preprocess)
-    held_out = score_blocks(kept.critic, *view.test, cfg.eval_batch_size)
-    nats, stderr = summarise(held_out, cfg.report_bound)
-    ci = _interval(nats, stderr)
-    if not detected:
-        nats, stderr, ci = _no_dependence(data, candidates, cfg)
     result = MIResult(
         nats=nats,
         stderr=stderr,
         ci=ci,
         bound=cfg.bound,
-        report=cfg.report_bound,
+        report=report_bound,
         n_train=len(data.train[0]),
         n_val=len(data.val[0]),
         n_test=len(data.test[0]),
@@ -615,8 +693,16 @@ def report(data: Prepared, candidates: list[Candidate], cfg: EstimatorConfig, st
         threads=torch.get_num_threads(),
         device=str(data.device),
         preprocess=view.preprocess,
+        deterministic=why is not None,
     )
-    messages = [*data.notes, *_warnings(result, kept, candidates, int(held_out.block.min()))]
+    messages = [*data.notes, *set_aside, *_warnings(result, kept, candidates, int(held_out.block.min()))]
+    if why is not None:
+        messages.append(
+            f"deterministic or near-deterministic dependence: {why}. Reported is the InfoNCE bound of the {kept.name} "
+            f"critic on the test split, at most ln({int(held_out.block.min())}) = {math.log(held_out.block.min()):.3f} nats: "
+            "a lower bound, capped by the sample size and the critics' regularisation; the true MI may be infinite, "
+            "and the interval has no upper limit"
+        )
     for message in messages:
         warnings.warn(message, MIWarning, stacklevel=3)
     result.warnings.extend(messages)

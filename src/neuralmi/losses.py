@@ -8,6 +8,7 @@ r"""MI as a training objective: differentiable ``nn.Module`` s for any training 
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Literal, cast, get_args
 
 import torch
@@ -109,7 +110,9 @@ class MINE(nn.Module):
 
     Keeps an exponential moving average of the marginal term E[e^T] (rate ``ma_rate``, in log
     space); the forward value is the DV bound, its gradient divides by the moving average
-    (:func:`neuralmi.bounds.dv_moving_average`). The average is updated in training mode only.
+    (:func:`neuralmi.bounds.dv_moving_average`). The average is updated in training mode only, and
+    only by finite batches: a batch whose marginal term is NaN or infinite is skipped with a
+    ``RuntimeWarning`` (counted in ``skipped``), so one bad batch never poisons every later step.
 
     >>> from neuralmi.critics import ConcatCritic
     >>> mine = MINE(ConcatCritic(2, 2, hidden=(8,)), ma_rate=0.01)
@@ -119,6 +122,7 @@ class MINE(nn.Module):
 
     log_ma: Tensor
     steps: Tensor
+    skipped: Tensor
 
     def __init__(
         self,
@@ -134,8 +138,18 @@ class MINE(nn.Module):
         self.critic, self.ma_rate, self.sampler, self.generator = critic, ma_rate, _check_sampler(sampler), generator
         self.register_buffer("log_ma", torch.zeros(()))
         self.register_buffer("steps", torch.zeros((), dtype=torch.long))
+        self.register_buffer("skipped", torch.zeros((), dtype=torch.long), persistent=False)
 
     def _update(self, log_z: Tensor) -> None:
+        if not bool(torch.isfinite(log_z)):
+            self.skipped += 1
+            warnings.warn(
+                f"MINE: the batch's marginal term log mean e^T is {float(log_z)}; the moving average skips this batch "
+                f"({int(self.skipped)} skipped so far)",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            return
         if int(self.steps) == 0:
             self.log_ma.copy_(log_z)
         else:
