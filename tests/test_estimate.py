@@ -556,13 +556,13 @@ def test_more_features_than_training_rows_skip_the_density_ratio_candidate() -> 
     assert math.isfinite(r.nats) and "density_ratio" not in r.candidates
 
 
-def test_overfit_critics_that_detect_nothing_give_no_upper_limit_rather_than_an_absurd_one() -> None:
-    """No candidate detects, and every one scores below -1 nat on the test split: 0 with an interval to infinity."""
+def test_overfit_critics_that_detect_nothing_give_an_interval_capped_at_the_ceiling() -> None:
+    """No candidate detects, and every one scores below -1 nat on the test split: 0, the upper limit at most ln(n_test)."""
     data, cfg = _prepared(1), EstimatorConfig()
     overfit = Candidate("separable", _Parabola(20.0), 0.0, 0.1)
     with pytest.warns(MIWarning) as caught:
         r = report(data, [overfit], cfg, 0.0)
-    assert not r.detected and r.nats == 0.0 and r.ci == (0.0, math.inf)
-    assert any("implausible" in str(w.message) and "no upper limit" in str(w.message) for w in caught)
+    assert not r.detected and r.nats == 0.0 and r.ci == (0.0, math.log(r.n_test)) and math.isfinite(r.stderr)
+    assert any("implausible" in str(w.message) and "capped at the ceiling" in str(w.message) for w in caught)
     with pytest.raises(NeuralMIError, match=r"no candidate critic gives a usable estimate.*not finite"):
         report(data, [Candidate("separable", NaNCritic(), math.nan, math.nan)], cfg, 0.0)

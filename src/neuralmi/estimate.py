@@ -590,31 +590,36 @@ def _no_dependence(
 
     Each candidate's trained critic (its last weights, where the kept ones are the untrained
     start) is scored on the test split; the interval runs from 0 to the highest upper 95% limit
-    among those whose held-out value is plausible (finite, at least -1 nat), and ``stderr`` is
-    that candidate's. It is never a zero-width measurement unless no candidate has any spread
-    (every critic constant). Where every finite value lies below -1 nat (overfit critics), the
-    interval has no upper limit and a note says so; where none is finite, ``NeuralMIError``.
+    (a negative value counting as 0) among those whose held-out value is plausible (finite, at
+    least -1 nat), or, where none is, among the finite ones (overfit critics, with a note); it is
+    capped at the bound's ceiling on the test split, which no held-out value can exceed.
+    ``stderr`` is that candidate's. It is never a zero-width measurement unless no candidate has
+    any spread (every critic constant); where no value is finite, ``NeuralMIError``.
     """
-    upper, stderr, problems, overfit = -math.inf, 0.0, list[str](), False
+    best: dict[bool, tuple[float, float]] = {}  # plausible or not -> (upper limit, stderr)
+    problems, negatives = list[str](), len(data.test[0])
     for candidate in candidates:
         critic = candidate.trained if candidate.trained is not None else candidate.critic
-        test = data.view(candidate.preprocess).test
-        value, se = summarise(score_blocks(critic, *test, cfg.eval_batch_size), cfg.report_bound)
-        problem = implausible(value, se)
+        held = score_blocks(critic, *data.view(candidate.preprocess).test, cfg.eval_batch_size)
+        value, se = summarise(held, cfg.report_bound)
+        negatives, problem = int(held.block.min()), implausible(value, se)
         if problem is not None:
-            overfit = overfit or math.isfinite(value + se)
             problems.append(f"{candidate.name}{' (diverged)' if candidate.diverged else ''}: {problem}")
-        elif max(0.0, value) + Z95 * se > upper:  # MI >= 0: a negative value counts as 0
-            upper, stderr = max(0.0, value) + Z95 * se, se
-    if math.isfinite(upper):
-        return 0.0, stderr, (0.0, upper), []
-    if overfit:
-        note = (
+        if math.isfinite(value + se):  # MI >= 0: a negative value counts as 0
+            limit, plausible = max(0.0, value) + Z95 * se, problem is None
+            if limit > best.get(plausible, (-math.inf, 0.0))[0]:
+                best[plausible] = (limit, se)
+    if not best:
+        raise NeuralMIError(f"no candidate critic gives a usable estimate on the test split: {'; '.join(problems)}")
+    top = ceiling(cfg.report_bound, len(data.test[0]), negatives)
+    upper, stderr = best.get(True) or best[False]
+    notes = []
+    if True not in best:
+        notes.append(
             f"every candidate critic's held-out value is implausible ({'; '.join(problems)}): they overfit the training "
-            "split, so nothing bounds the MI from above and the interval has no upper limit; use more samples or a smaller critic"
+            f"split; the interval's upper limit comes from their spread, capped at the ceiling {top:.3f} nats"
         )
-        return 0.0, math.inf, (0.0, math.inf), [note]
-    raise NeuralMIError(f"no candidate critic gives a usable estimate on the test split: {'; '.join(problems)}")
+    return 0.0, stderr, (0.0, min(upper, top)), notes
 
 
 def _choose(data: Prepared, candidates: list[Candidate], cfg: EstimatorConfig) -> tuple[Candidate, bool, HeldOut, list[str]]:

@@ -68,7 +68,8 @@ def plot_demo(rows: list[dict[str, Any]], path: str | os.PathLike[str] | None = 
     names = [r["name"] for r in rows]
     ys = range(len(rows))
     est = [r["mi_nats"] for r in rows]
-    err = [[r["mi_nats"] - r["ci_low"] for r in rows], [r["ci_high"] - r["mi_nats"] for r in rows]]
+    highs = [r["ci_high"] if r["ci_high"] is not None else r["mi_nats"] for r in rows]  # null: a lower bound, no upper limit
+    err = [[r["mi_nats"] - r["ci_low"] for r in rows], [hi - r["mi_nats"] for r, hi in zip(rows, highs)]]
     ax.errorbar(est, list(ys), xerr=err, fmt="o", color="#1f77b4", capsize=4, label="neuralmi estimate, 95% CI")
     ax.scatter([r["truth_nats"] for r in rows], list(ys), marker="|", s=300, color="black", label="truth")
     ax.set_yticks(list(ys), names)
