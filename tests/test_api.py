@@ -40,7 +40,7 @@ def test_top_level_exports_are_pinned() -> None:
         "benchmark",
         "errors",
         "tables",
-        "ksg",
+        "knn",
         "matrix",
     ],
 )

@@ -9,7 +9,7 @@ from torch.utils.data import DataLoader, Dataset, IterableDataset, TensorDataset
 
 from neuralmi import estimate
 from neuralmi.config import EstimatorConfig
-from neuralmi.data import as_samples, read_pairs, release_pages
+from neuralmi.data import Standardizer, as_samples, read_pairs, release_pages
 from neuralmi.errors import NeuralMIError
 from neuralmi.estimate import estimate_mi, prepare
 
@@ -83,8 +83,10 @@ def test_preprocessing_is_fitted_on_the_head_of_the_training_permutation(monkeyp
     monkeypatch.setattr(estimate, "PREPROCESS_FIT_ROWS", 50)
     data = prepare(x, y, EstimatorConfig(preprocess="standardize"))
     train_idx = np.random.default_rng(0).permutation(400)[:240]  # split_indices(400, (0.6, 0.1), seed 0)
-    np.testing.assert_allclose(data.scalers[0].mean, x[train_idx[:50]].astype(np.float64).mean(0), rtol=1e-12)
-    np.testing.assert_allclose(data.train[0].numpy(), (x[train_idx] - data.scalers[0].mean) / data.scalers[0].std, rtol=1e-5)
+    fitted = Standardizer.fit(x[train_idx[:50]].astype(np.float64))  # the same statistics, from those 50 rows alone
+    np.testing.assert_allclose(data.scalers[0].mean, fitted.mean, rtol=1e-12)
+    np.testing.assert_allclose(data.scalers[0].std, fitted.std, rtol=1e-12)
+    np.testing.assert_allclose(data.train[0].numpy(), fitted(x[train_idx]), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize(

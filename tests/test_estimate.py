@@ -456,7 +456,7 @@ def test_the_density_ratio_candidate_reports_a_dependence_without_correlation() 
     task = get_task("parabola")  # Y = X^2 + noise: zero correlation, 1.44 nats
     x, y = task.sample(3, 6000)
     result = quiet(x, y, seed=3)
-    assert result.critic_kind == "density_ratio" and "density_ratio" in result.selection
+    assert result.critic_kind.startswith("density_ratio") and "density_ratio" in result.selection
     assert_covers(result, task.truth)
 
 

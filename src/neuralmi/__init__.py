@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from neuralmi.critics import BilinearCritic, ConcatCritic, SeparableCritic
     from neuralmi.estimate import EstimatorConfig, MIResult, MIWarning, estimate_mi
     from neuralmi.io import load, save
-    from neuralmi.ksg import ksg
+    from neuralmi.knn import ksg
     from neuralmi.losses import CLUB, MINE, MILoss
     from neuralmi.matrix import MIMatrix, mi_matrix
 
@@ -58,7 +58,7 @@ _HOMES = {
     **dict.fromkeys(["BilinearCritic", "ConcatCritic", "SeparableCritic"], "neuralmi.critics"),
     **dict.fromkeys(["EstimatorConfig", "MIResult", "MIWarning", "estimate_mi"], "neuralmi.estimate"),
     **dict.fromkeys(["load", "save"], "neuralmi.io"),
-    **dict.fromkeys(["ksg"], "neuralmi.ksg"),
+    **dict.fromkeys(["ksg"], "neuralmi.knn"),
     **dict.fromkeys(["CLUB", "MINE", "MILoss"], "neuralmi.losses"),
     **dict.fromkeys(["MIMatrix", "mi_matrix"], "neuralmi.matrix"),
 }

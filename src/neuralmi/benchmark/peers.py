@@ -20,7 +20,7 @@ import numpy as np
 
 from neuralmi.data import split_indices
 from neuralmi.estimate import EstimatorConfig
-from neuralmi.ksg import ksg as public_ksg
+from neuralmi.knn import ksg as public_ksg
 
 __all__ = ["PEERS", "PeerResult", "ksg", "neuralmi_split", "peers_python", "torch_mist"]
 

@@ -1,4 +1,4 @@
-"""neuralmi.ksg: the KD-tree KSG estimator against a naive all-pairs reference, closed forms, ties and bad input."""
+"""neuralmi.knn (neuralmi.ksg): the KD-tree KSG estimator against a naive all-pairs reference, closed forms, ties and bad input."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import neuralmi
 from neuralmi.benchmark.peers import PEERS
 from neuralmi.benchmark.peers import ksg as peer_ksg
 from neuralmi.errors import NeuralMIError
-from neuralmi.ksg import KSGEstimate, _ksg_value, ksg
+from neuralmi.knn import KSGEstimate, _ksg_value, ksg
 
 
 def naive_ksg(x: np.ndarray, y: np.ndarray, k: int = 3) -> float:
