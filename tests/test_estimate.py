@@ -515,6 +515,16 @@ def test_near_deterministic_dependence_is_flagged_and_strong_noisy_dependence_is
     assert not r.deterministic and math.isfinite(r.ci[1]) and "deterministic" not in " ".join(r.warnings)
 
 
+def test_an_exact_non_monotone_function_is_a_lower_bound() -> None:
+    """y = x^2 exactly gave a finite 3.2 nats, y = sin(20x) "no dependence"; both have infinite MI."""
+    x = np.random.default_rng(4).normal(size=2000)
+    for y in (x**2, np.sin(20 * x)):
+        with pytest.warns(MIWarning, match="noise-free function.*true MI may be infinite"):
+            r = estimate_mi(x, y, critic="gaussian", progress=False)
+        assert r.deterministic and r.ci[1] == math.inf and "I(X;Y) >= " in str(r)
+        assert not any("no dependence" in m for m in r.warnings)
+
+
 class _Parabola(torch.nn.Module):
     """T(x, y) = c (x - y)^2 on 1-D sides: c < 0 rewards matching pairs, c > 0 is absurd on the joint."""
 

@@ -15,6 +15,7 @@ from neuralmi._plausibility import (
     implausible,
     linear_residual,
     monotone_pair,
+    noise_free_function,
 )
 
 from .conftest import correlated_gaussian
@@ -75,6 +76,34 @@ def test_a_non_monotone_noisy_function_is_not_flagged() -> None:
     rng = np.random.default_rng(3)
     x = rng.normal(size=(3000, 1))
     assert _flag(x, x**2 + 0.2 * rng.normal(size=(3000, 1)), 2000) is None  # the parabola task: 1.44 nats
+
+
+@pytest.mark.parametrize("n", [2_000, 10_000])
+def test_exact_non_monotone_functions_are_flagged_and_noisy_ones_are_not(n: int) -> None:
+    """y = x^2 gave a finite 3.2 nats and y = sin(20x) "no dependence": their true MI is infinite."""
+    rng = np.random.default_rng(n)
+    x = rng.normal(size=(n, 2))
+    cut = int(0.6 * n)
+
+    def found(y: np.ndarray, xs: np.ndarray = x) -> tuple[str, float, float] | None:
+        return noise_free_function((xs[:cut], y[:cut]), (xs[cut:], y[cut:]))
+
+    one = x[:, :1]
+    for y, given in ((one**2, one), (np.sin(20 * one), one), (np.abs(one), one), (np.sin(5 * one) * x[:, 1:], x)):
+        hit = found(y, given)
+        assert hit is not None and hit[0] == "y feature 0 given x" and hit[1] >= 0.8 * hit[2]
+    hit = found(np.column_stack([rng.normal(size=n), np.cos(3 * x[:, 1])]), np.column_stack([x, rng.normal(size=n)]))
+    assert hit is not None and hit[0] == "y feature 1 given x feature 1"  # through one of three features
+    noisy = (
+        one**2 + 0.2 * rng.normal(size=(n, 1)),  # the parabola task
+        np.abs(one) + 0.1 * rng.laplace(size=(n, 1)),
+        one + 0.05 * rng.normal(size=(n, 1)),  # 3 nats: measurable
+        rng.normal(size=(n, 3)),
+    )
+    for y in noisy:
+        assert found(y) is None and found(y, one) is None
+    ties = np.round(one)
+    assert found(ties**2, ties) is None  # a function of a feature with ties has finite MI
 
 
 def test_the_linear_residual_is_the_held_out_fraction_of_a_least_squares_fit() -> None:

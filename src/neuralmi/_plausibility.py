@@ -13,6 +13,15 @@ measure. Two cheap checks find the last case on the preprocessed features:
   comes within :data:`SATURATION_MARGIN` nat of the bound's ceiling. A linear fit can only
   under-state a dependence, so strong but noisy dependence spread over several features is not
   flagged: each feature of a 5-nat 5-D Gaussian pair carries 1 nat (``r = e^{-2}``).
+- **noise-free function**: a feature of one side is predicted from the whole other side (at most
+  :data:`FUNCTION_MAX_DIMS` features), or from one of its features, by the nearest training row.
+  Without noise the squared miss shrinks with the distance to that row, as ``N^(-2/d)`` for ``N``
+  reference rows in ``d`` dimensions, so it grows ``16^(1/d)``-fold when only a quarter of the rows
+  is searched; with noise it stays at twice the noise variance. A growth of at least
+  :data:`NOISE_FREE_SHARE` of the noise-free factor (and a miss small enough to mean
+  :data:`FUNCTION_MIN_NATS` Gaussian-equivalent nats) finds exact non-monotone functions such as
+  ``y = x^2`` or ``y = sin(20x)``: noise below what the sample resolves, so an MI beyond what the
+  test split can show.
 """
 
 from __future__ import annotations
@@ -23,8 +32,11 @@ import numpy as np
 
 __all__ = [
     "FLOOR",
+    "FUNCTION_MAX_DIMS",
+    "FUNCTION_MIN_NATS",
     "MIN_DISTINCT",
     "MIN_ROWS_FOR_ORDER",
+    "NOISE_FREE_SHARE",
     "SATURATION_MARGIN",
     "SIGNATURE_ROWS",
     "ceiling",
@@ -32,6 +44,7 @@ __all__ = [
     "implausible",
     "linear_residual",
     "monotone_pair",
+    "noise_free_function",
 ]
 
 FLOOR = -1.0
@@ -158,6 +171,84 @@ def linear_residual(train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray
     return best, which
 
 
+FUNCTION_MAX_DIMS = 2
+"""Most features a side may have for the nearest-neighbour check against all of them (the miss shrinks slowly in more)."""
+
+FUNCTION_MIN_NATS = 2.0
+"""Least Gaussian-equivalent MI of a nearest-neighbour prediction for it to count as a noise-free function."""
+
+NOISE_FREE_SHARE = 0.8
+"""Share of the noise-free growth ``16^(1/d)`` of the nearest-neighbour miss, from a quarter of the rows, that flags a function."""
+
+_REFERENCE_ROWS, _QUERY_ROWS, _BLOCK = 20_000, 2_000, 256
+_CHI2_MEDIAN = 0.454936  # the median of a chi-square with one degree of freedom
+
+
+def _nearest_miss(ref_a: np.ndarray, ref_b: np.ndarray, query_a: np.ndarray, query_b: np.ndarray) -> np.ndarray:
+    """Per column of b, the median over query rows of (b - b of the nearest reference row in a)^2.
+
+    The median, not the mean: in sparse regions (a Gaussian's tails) the nearest row is far and
+    the mean is ruled by a few rows there.
+    """
+    ref_norm = (ref_a**2).sum(axis=1)
+    nearest = np.concatenate(
+        [
+            (ref_norm[None, :] - 2.0 * query_a[start : start + _BLOCK] @ ref_a.T).argmin(axis=1)  # + |q|^2: same per row
+            for start in range(0, len(query_a), _BLOCK)
+        ]
+    )
+    return np.median((query_b - ref_b[nearest]) ** 2, axis=0)
+
+
+def noise_free_function(
+    train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray]
+) -> tuple[str, float, float] | None:
+    """(which feature given what, growth of its nearest-neighbour miss, noise-free growth) for a noise-free function, or None.
+
+    Test rows are predicted by their nearest training row (at most 20,000 of them), then by the
+    nearest of the first quarter; only continuous features (:data:`MIN_DISTINCT`) on both sides count.
+
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=(4000, 1))
+    >>> noise_free_function((x[:3000], np.sin(20 * x[:3000])), (x[3000:], np.sin(20 * x[3000:])))[0]
+    'y feature 0 given x'
+    >>> x2 = x + 0.3 * rng.normal(size=(4000, 1))
+    >>> noise_free_function((x[:3000], x2[:3000] ** 2), (x[3000:], x2[3000:] ** 2)) is None
+    True
+    """
+    for (a, b), (ta, tb), names in (
+        ((train[0], train[1]), (test[0], test[1]), ("x", "y")),
+        ((train[1], train[0]), (test[1], test[0]), ("y", "x")),
+    ):
+        a, b = (
+            a.reshape(len(a), -1)[:_REFERENCE_ROWS].astype(np.float64),
+            b.reshape(len(b), -1)[:_REFERENCE_ROWS].astype(np.float64),
+        )
+        ta, tb = (
+            ta.reshape(len(ta), -1)[:_QUERY_ROWS].astype(np.float64),
+            tb.reshape(len(tb), -1)[:_QUERY_ROWS].astype(np.float64),
+        )
+        targets = (_distinct_fraction(b) >= MIN_DISTINCT) & (tb.var(axis=0) > 0)
+        sources = np.flatnonzero(_distinct_fraction(a) >= MIN_DISTINCT)
+        if len(a) < 4 * MIN_ROWS_FOR_ORDER or not targets.any() or not len(sources):
+            continue
+        groups: list[tuple[list[int], str]] = [(sources.tolist(), names[0])] if len(sources) <= FUNCTION_MAX_DIMS else []
+        if len(sources) > 1 and len(sources) * targets.sum() <= 256:
+            groups += [([int(i)], f"{names[0]} feature {i}") for i in sources]
+        quarter = len(a) // 4
+        for columns, given in groups:
+            full = _nearest_miss(a[:, columns], b, ta[:, columns], tb)
+            few = _nearest_miss(a[:quarter, columns], b[:quarter], ta[:, columns], tb)
+            expected = 16.0 ** (1.0 / len(columns))
+            noise = full / (2.0 * _CHI2_MEDIAN)  # a Gaussian noise variance with this median miss
+            nats = -0.5 * np.log(np.maximum(noise, 1e-300) / tb.var(axis=0))
+            found = targets & (full > 0) & (few >= NOISE_FREE_SHARE * expected * full) & (nats >= FUNCTION_MIN_NATS)
+            if found.any():
+                j = int(np.flatnonzero(found)[0])
+                return f"{names[1]} feature {j} given {given}", float(few[j] / full[j]), expected
+    return None
+
+
 def deterministic_dependence(
     train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray], limit: float, linear: bool
 ) -> str | None:
@@ -170,6 +261,14 @@ def deterministic_dependence(
     if pair is not None:
         i, j, how = pair
         return f"y feature {j} is a strictly {how} function of x feature {i} on every training row"
+    function = noise_free_function(train, test)
+    if function is not None:
+        which, growth, expected = function
+        return (
+            f"{which} looks like a noise-free function: predicted by the nearest training row, its squared miss "
+            f"grows {growth:.1f}-fold when a quarter of the rows is searched (noise-free: {expected:.1f}-fold; with "
+            "noise it would stay put)"
+        )
     if not linear:
         return None
     fraction, which = linear_residual(train, test)
