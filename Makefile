@@ -33,13 +33,13 @@ docs: install
 test: lint typecheck pytest docs
 
 demo: install
-	$(VENV)/bin/neuralmi demo --plot docs/img/demo.png --force
+	$(VENV)/bin/neuralmi demo --plot out/demo.png --force
 
 bench: install
 	$(PY) benchmarks/speed.py
 
 bench-suite: install
-	$(VENV)/bin/neuralmi bench --seeds 3 --peers ksg --json out/bench.json --plot docs/img/bench.png --force
+	$(VENV)/bin/neuralmi bench --seeds 3 --peers ksg --json out/bench.json --plot out/bench.png --force
 
 # torch-mist (a peer) needs numpy<2 and pandas: its own venv, never a dependency of neuralmi
 peers: .peers-venv/.installed
