@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -116,3 +117,13 @@ def test_the_linear_residual_is_the_held_out_fraction_of_a_least_squares_fit() -
     assert which == "y feature 0 given x"
     assert fraction == pytest.approx(float((residual**2).mean() / y[300:].var()), rel=1e-12)
     assert linear_residual((x[:300], np.ones((300, 1))), (x[300:], np.ones((100, 1))))[0] <= 1.0  # constant: skipped
+
+
+def test_a_constant_feature_is_neither_a_function_nor_a_warning() -> None:
+    rng = np.random.default_rng(6)
+    x = np.column_stack([rng.normal(size=500), np.ones(500)])
+    y = rng.normal(size=(500, 1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert noise_free_function((x[:300], y[:300]), (x[300:], y[300:])) is None
+        assert noise_free_function((y[:300], x[:300]), (y[300:], x[300:])) is None

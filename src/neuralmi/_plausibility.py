@@ -241,7 +241,8 @@ def noise_free_function(
             few = _nearest_miss(a[:quarter, columns], b[:quarter], ta[:, columns], tb)
             expected = 16.0 ** (1.0 / len(columns))
             noise = full / (2.0 * _CHI2_MEDIAN)  # a Gaussian noise variance with this median miss
-            nats = -0.5 * np.log(np.maximum(noise, 1e-300) / tb.var(axis=0))
+            spread = np.where(targets, tb.var(axis=0), 1.0)  # a constant feature is no target: no division by 0
+            nats = -0.5 * np.log(np.maximum(noise, 1e-300) / spread)
             found = targets & (full > 0) & (few >= NOISE_FREE_SHARE * expected * full) & (nats >= FUNCTION_MIN_NATS)
             if found.any():
                 j = int(np.flatnonzero(found)[0])

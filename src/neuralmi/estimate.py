@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from neuralmi._crosscheck import knn_check, raised_interval
 from neuralmi._evaluate import HeldOut, score_blocks, summarise
 from neuralmi._plausibility import ceiling, deterministic_dependence, implausible
 from neuralmi.bounds import REPORT_WITH, REPORTABLE
@@ -107,7 +108,9 @@ class MIResult:
     curve and divergence. ``candidates`` records each candidate critic's validation value and
     curve; ``selection`` is their validation values alone. ``deterministic``: the dependence is
     deterministic, or too strong for the test split to measure; ``nats`` is then a lower bound and
-    ``ci`` runs to infinity (the true MI may be infinite).
+    ``ci`` runs to infinity (the true MI may be infinite). ``knn``: the KSG check on the test split
+    (``nats``, ``stderr``, ``k``, ``rows``, ``ci_high_before``); where it lies above the critic's
+    interval, ``ci``'s upper limit is raised to its upper 95% limit (the critic may be short).
     """
 
     nats: float
@@ -138,6 +141,7 @@ class MIResult:
     device: str = "cpu"
     preprocess: str = ""  # the reported critic's preprocessing of continuous sides ("" before the report stage)
     deterministic: bool = False  # the dependence is deterministic or too strong to measure: nats is a lower bound
+    knn: dict[str, float] = field(default_factory=dict)  # the KSG check on the test split (see _crosscheck); {} where none ran
 
     @property
     def bits(self) -> float:
@@ -185,6 +189,7 @@ class MIResult:
             "threads": self.threads,
             "device": self.device,
             "preprocess": self.preprocess,
+            "knn": dict(self.knn),
             "warnings": list(self.warnings),
             "curve": self.curve,
             "config": config,
@@ -243,6 +248,7 @@ class MIResult:
             n_test=len(tx),
             seconds=time.perf_counter() - start,
             warnings=messages,
+            knn={},
         )
 
 
@@ -648,15 +654,20 @@ def _lower_bound(data: Prepared, held: HeldOut, nats: float, report: str) -> str
         return f"the {report} estimate {nats:.3f} nats exceeds the ceiling {top:.3f} nats that this test split can show"
     if any(data.discrete):  # a label side carries finite information: its entropy
         return None
-    train = tuple(t.reshape(len(t), -1).cpu().numpy() for t in data.train)
-    test = tuple(t.reshape(len(t), -1).cpu().numpy() for t in data.test)
-    return deterministic_dependence(train, test, top, _gaussian_fits(data))  # type: ignore[arg-type]
+    return deterministic_dependence(_numpy_pair(data.train), _numpy_pair(data.test), top, _gaussian_fits(data))
+
+
+def _numpy_pair(split: tuple[Tensor, Tensor]) -> tuple[np.ndarray, np.ndarray]:
+    """A split's (x, y) as flat (n, d) numpy arrays on the CPU."""
+    x, y = (t.reshape(len(t), -1).cpu().numpy() for t in split)
+    return x, y
 
 
 def report(data: Prepared, candidates: list[Candidate], cfg: EstimatorConfig, start: float) -> MIResult:
     """The report stage: the chosen candidate's bound on the untouched test split, its error bar and warnings."""
     kept, detected, held_out, set_aside = _choose(data, candidates, cfg)
     report_bound = cfg.report_bound
+    knn: dict[str, float] = {}
     nats, stderr = summarise(held_out, report_bound)
     why = _lower_bound(data, held_out, nats if detected else 0.0, report_bound)
     if why is not None:  # InfoNCE of the same critic: a lower bound that never exceeds ln(negatives), with a small variance
@@ -665,11 +676,16 @@ def report(data: Prepared, candidates: list[Candidate], cfg: EstimatorConfig, st
         if implausible(nats, stderr) is not None:
             nats, stderr = 0.0, 0.0
         ci = (max(0.0, nats - Z95 * stderr), math.inf)
-    elif detected:
-        ci = _interval(nats, stderr)
     else:
-        nats, stderr, ci, notes = _no_dependence(data, candidates, cfg)
-        set_aside.extend(notes)
+        if detected:
+            ci = _interval(nats, stderr)
+        else:
+            nats, stderr, ci, notes = _no_dependence(data, candidates, cfg)
+            set_aside.extend(notes)
+        check = None if any(data.discrete) else knn_check(_numpy_pair(data.test), cfg.seed)
+        if check is not None:  # a second opinion that needs no critic: it can only raise the upper limit
+            knn = {"nats": float(check), "stderr": check.stderr, "k": check.k, "rows": check.n, "ci_high_before": ci[1]}
+            ci = raised_interval(ci, check)
     view = data.view(kept.preprocess)
     result = MIResult(
         nats=nats,
@@ -699,8 +715,15 @@ def report(data: Prepared, candidates: list[Candidate], cfg: EstimatorConfig, st
         device=str(data.device),
         preprocess=view.preprocess,
         deterministic=why is not None,
+        knn=knn,
     )
     messages = [*data.notes, *set_aside, *_warnings(result, kept, candidates, int(held_out.block.min()))]
+    if knn and ci[1] > knn["ci_high_before"]:
+        messages.append(
+            f"the {kept.name} critic may be short: the KSG k-NN estimate on {knn['rows']} test rows, "
+            f"{knn['nats']:.4f} ± {knn['stderr']:.4f} nats, lies above its interval; the upper 95% limit is raised from "
+            f"{knn['ci_high_before']:.4f} to {ci[1]:.4f} (the estimate stays the critic's held-out bound, a lower bound)"
+        )
     if why is not None:
         messages.append(
             f"deterministic or near-deterministic dependence: {why}. Reported is the InfoNCE bound of the {kept.name} "

@@ -92,9 +92,17 @@ def _jittered(x: np.ndarray, y: np.ndarray, jitter: float, seed: int) -> tuple[n
 
 
 def _digamma(values: np.ndarray) -> np.ndarray:
-    from scipy.special import digamma
+    """The digamma function ψ in float64 (torch's: no scipy needed)."""
+    import torch
 
-    return np.asarray(digamma(values), dtype=np.float64)
+    return torch.special.digamma(torch.as_tensor(np.asarray(values, dtype=np.float64))).numpy()
+
+
+def _has_scipy() -> bool:
+    """scipy (for its KD-trees) is installed."""
+    import importlib.util
+
+    return importlib.util.find_spec("scipy") is not None
 
 
 KD_TREE_MAX_DIMS = 12
@@ -133,7 +141,7 @@ def _counts_blocks(x: np.ndarray, y: np.ndarray, k: int) -> tuple[np.ndarray, np
 def _ksg_value(x: np.ndarray, y: np.ndarray, k: int, method: str = "auto") -> float:
     """The estimate on flattened float64 samples; ``method`` 'kdtree', 'blocks' or 'auto' (by the joint width)."""
     if method == "auto":
-        method = "kdtree" if x.shape[1] + y.shape[1] <= KD_TREE_MAX_DIMS else "blocks"
+        method = "kdtree" if x.shape[1] + y.shape[1] <= KD_TREE_MAX_DIMS and _has_scipy() else "blocks"
     nx, ny = (_counts_kdtree if method == "kdtree" else _counts_blocks)(x, y, k)
     terms = _digamma(nx + 1.0) + _digamma(ny + 1.0)
     return float(_digamma(np.array([float(k), float(len(x))])).sum() - terms.mean())
