@@ -33,6 +33,7 @@ def test_top_level_exports_are_pinned() -> None:
         "losses",
         "estimate",
         "cmi",
+        "conditional_ratio",
         "data",
         "io",
         "cli",

@@ -15,8 +15,7 @@ import neuralmi
 from neuralmi import CMIResult, EstimatorConfig, NeuralMIError, estimate_cmi, estimate_mi
 from neuralmi.benchmark.cmi import JointGaussian
 from neuralmi.cli import main
-from neuralmi.cmi import ConditionalLogRatio, _extend_context, prepare_cmi
-from neuralmi.density_ratio import MixtureDensityNetwork
+from neuralmi.cmi import prepare_cmi
 
 FAST = {"max_steps": 100}
 Z95 = 1.959963984540054
@@ -113,20 +112,6 @@ def test_split_is_estimate_mi_s() -> None:
     assert len(data.xy.test[0]) == 90
 
 
-def test_the_full_model_starts_as_the_reduced_one() -> None:
-    """q(v|u,z) extended from q(v|z) with zero weights on u has the same density: the log ratio is 0 at the start."""
-    torch.manual_seed(0)
-    reduced = MixtureDensityNetwork(2, 3, components=4, hidden=(16, 16))
-    with torch.no_grad():
-        for p in reduced.parameters():
-            p.add_(0.3 * torch.randn(p.shape))
-    full = _extend_context(reduced, 2)
-    x, y, z = torch.randn(50, 2), torch.randn(50, 3), torch.randn(50, 2)
-    ratio = ConditionalLogRatio(full, reduced).ratio(x, y, z)
-    assert ratio.abs().max() < 1e-5
-    assert not torch.allclose(reduced.pairs(z, y), reduced.pairs(z + 1, y))  # a non-trivial density
-
-
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
@@ -173,6 +158,52 @@ def test_cli_given_columns_of_one_table_and_an_npz_array(tmp_path: Path, capsys:
     assert main(["estimate", str(tmp_path / "d.npz"), "--given", "z", "--steps", "50", "--quiet", "--json"]) == 0
     from_npz = json.loads(capsys.readouterr().out)
     assert from_table["mi_nats"] == pytest.approx(from_npz["mi_nats"], abs=1e-5)  # the same numbers, read two ways
+
+
+def test_cli_given_saves_plots_and_prints_json_in_one_run(
+    triple: tuple[Path, Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--save, --plot and --json work with --given as for plain MI; the saved folder loads back as the printed result."""
+    pytest.importorskip("matplotlib")
+    x, y, z = map(str, triple)
+    folder, plot = triple[0].parent / "saved", triple[0].parent / "curve.png"
+    args = ["estimate", x, y, "--given", z, "--steps", "50", "--quiet", "--json", "--save", str(folder), "--plot", str(plot)]
+    assert main(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    loaded = neuralmi.load(folder)
+    assert loaded.summary["mi_nats"] == out["mi_nats"] and loaded.summary["quantity"] == "I(X;Y|Z)"
+    arrays = [np.load(p) for p in triple]
+    assert loaded.estimate(arrays[0], arrays[1], z=arrays[2]).n_test == 600
+
+
+def test_cli_given_checks_outputs_before_training_and_writes_none_on_failure(
+    triple: tuple[Path, Path, Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("matplotlib")
+    import neuralmi.cmi
+    import neuralmi.plotting
+
+    x, y, z = map(str, triple)
+    folder = triple[0].parent / "saved"
+    folder.mkdir()
+    monkeypatch.setattr(neuralmi.cmi, "estimate_cmi", lambda *a, **k: pytest.fail("estimate_cmi ran"))
+    assert main(["estimate", x, y, "--given", z, "--save", str(folder), "--quiet"]) == 2  # exists, no --force
+    assert "already exists" in capsys.readouterr().err
+    assert main(["estimate", x, y, "--given", z, "--plot", str(folder / "c.xyz"), "--quiet"]) == 2
+    assert "matplotlib cannot write" in capsys.readouterr().err
+    monkeypatch.undo()
+
+    def broken(*a: object, **k: object) -> None:
+        raise RuntimeError("the plot failed")
+
+    monkeypatch.setattr(neuralmi.plotting, "plot_curve", broken)
+    new = triple[0].parent / "new"
+    assert (
+        main(["estimate", x, y, "--given", z, "--steps", "20", "--save", str(new), "--plot", str(new) + ".png", "--quiet"]) != 0
+    )
+    assert "the plot failed" in capsys.readouterr().err
+    assert not new.exists()  # whole or none: the save is not written without the plot
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from neuralmi import MIWarning, estimate_mi, ksg
-from neuralmi._crosscheck import KNN_MAX_DIMS, KNN_MIN_ROWS, KNN_ROWS, Z95, knn_check, raised_interval
+from neuralmi._call import Z95
+from neuralmi._crosscheck import KNN_MAX_DIMS, KNN_MIN_ROWS, KNN_ROWS, knn_check, raised_interval
 from neuralmi.knn import KSGEstimate
 
 

@@ -44,7 +44,29 @@ def _critic(dims: tuple[int, int], seed: int = 0, scales: str = "free") -> Densi
 
 
 def test_exports() -> None:
-    assert set(dr.__all__) == {"DENSITY_RATIO_MAX_FEATURES", "DensityRatioCritic", "MixtureDensityNetwork", "fit_density_ratio"}
+    assert set(dr.__all__) == {
+        "DENSITY_RATIO_MAX_FEATURES",
+        "DensityRatioCritic",
+        "MixtureDensityNetwork",
+        "fit_density_ratio",
+        "train_mixture",
+    }
+
+
+def test_train_mixture_keeps_the_best_checked_weights_and_records_each_check() -> None:
+    g = torch.Generator().manual_seed(0)
+    u = torch.randn(600, 1, generator=g)
+    v = u + 0.5 * torch.randn(600, 1, generator=g)
+    torch.manual_seed(0)
+    q = MixtureDensityNetwork(1, 1, components=2, hidden=(8,))
+    q.fit_whitening_(u[:500], v[:500])
+    history: list[tuple[int, float]] = []
+    steps, kept, best = dr.train_mixture(q, (u[:500], v[:500]), (u[500:], v[500:]), g, 60, 64, 3e-3, 20, 5, history)
+    assert [s for s, _ in history] == [0, 20, 40, 60] and steps == 60
+    assert best == min(nll for _, nll in history) and kept in (0, 20, 40, 60)
+    w = q.whiten(v[500:])
+    with torch.no_grad():
+        assert -float(q.pairs_whitened(u[500:], w).mean()) == pytest.approx(best, abs=1e-5)  # the kept weights are loaded
 
 
 @pytest.mark.parametrize("scales", ["free", "tied"])

@@ -294,3 +294,45 @@ def test_force_replaces_only_a_saved_estimator(result: Any, tmp_path: Path) -> N
     (tmp_path / "file").write_text("x")
     with pytest.raises(NeuralMIError, match="is a file"):
         save(result, tmp_path / "file", force=True)
+
+
+# ---------------------------------------------- a conditional estimator (estimate_cmi)
+
+
+@pytest.fixture(scope="module")
+def conditional() -> Any:
+    from neuralmi import estimate_cmi
+    from neuralmi.benchmark.cmi import JointGaussian
+
+    x, y, z = JointGaussian.collider(1, 0.5).sample(400, 0)
+    labels = (z[:, 0] > 0).astype(int)  # a discrete Z too: its one-hot preprocessing must come back
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return estimate_cmi(x, y, z, max_steps=20), estimate_cmi(x, y, labels, max_steps=20, discrete_z=True)
+
+
+@pytest.mark.parametrize("which", [0, 1], ids=["continuous z", "discrete z"])
+def test_a_conditional_estimator_saves_and_loads_back(conditional: Any, which: int, tmp_path: Path) -> None:
+    from neuralmi import CMIResult
+    from neuralmi.benchmark.cmi import JointGaussian
+
+    result = conditional[which]
+    save(result, tmp_path / "m")
+    loaded = load(tmp_path / "m")
+    assert "I(X;Y|Z)" in repr(loaded)
+    back = loaded.result()
+    assert isinstance(back, CMIResult) and back.nats == result.nats and back.z_shape == result.z_shape
+    x, y, z = JointGaussian.collider(1, 0.5).sample(300, 1)
+    z = (z[:, 0] > 0).astype(int) if which else z
+    new = loaded.estimate(x, y, z=z)  # the reloaded models on new rows: the original's numbers
+    assert isinstance(new, CMIResult)
+    assert new.nats == pytest.approx(result.evaluate(x, y, z).nats, abs=1e-6)
+    with pytest.raises(NeuralMIError, match="pass the rows of Z"):
+        loaded.estimate(x, y)
+
+
+def test_z_is_refused_by_a_plain_estimator(result: Any, tmp_path: Path) -> None:
+    save(result, tmp_path / "m")
+    x, y = samples()
+    with pytest.raises(NeuralMIError, match="z applies to one saved from estimate_cmi"):
+        load(tmp_path / "m").estimate(x, y, z=x)

@@ -20,10 +20,11 @@ import math
 
 import numpy as np
 
+from neuralmi._call import Z95
 from neuralmi._plausibility import MIN_DISTINCT, _distinct_fraction
 from neuralmi.knn import KSGEstimate, ksg
 
-__all__ = ["KNN_MAX_DIMS", "KNN_MIN_ROWS", "KNN_ROWS", "Z95", "knn_check", "raised_interval"]
+__all__ = ["KNN_MAX_DIMS", "KNN_MIN_ROWS", "KNN_ROWS", "knn_check", "raised_interval"]
 
 KNN_MAX_DIMS = 40
 """Most features of both sides together for the check (beyond, KSG is far below the truth and adds nothing)."""
@@ -33,8 +34,6 @@ KNN_ROWS = 4000
 
 KNN_MIN_ROWS = 200
 """Fewest test rows for the check (its standard error comes from 10 disjoint parts)."""
-
-Z95 = 1.959963984540054
 
 
 def knn_check(test: tuple[np.ndarray, np.ndarray], seed: int) -> KSGEstimate | None:

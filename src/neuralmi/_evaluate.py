@@ -11,7 +11,7 @@ from torch import Tensor, nn
 
 from neuralmi.bounds import REPORTABLE
 
-__all__ = ["HeldOut", "score_blocks", "summarise"]
+__all__ = ["HeldOut", "dv_like", "score_blocks", "summarise"]
 
 
 @dataclass(frozen=True)
@@ -82,8 +82,17 @@ def score_blocks(critic: nn.Module, x: Tensor, y: Tensor, block_size: int, repor
     return HeldOut(joint, row, col, row_all, block, np.concatenate(parts[5]) if columns else None)
 
 
-def _dv_like(h: HeldOut, kind: str) -> tuple[float, np.ndarray]:
-    """Estimate and leave-one-out values of DV / NWJ from the pooled off-diagonal mass."""
+def dv_like(h: HeldOut, kind: str) -> tuple[float, np.ndarray]:
+    r"""DV or NWJ on held-out statistics from the pooled off-diagonal mass, and its delete-one values (n,).
+
+    .. math:: \mathrm{DV} = \overline{T_{ii}} - \log \overline{e^{T_{ij}}}_{i \ne j}, \qquad
+              \mathrm{NWJ} = \overline{T_{ii}} - \overline{e^{T_{ij} - 1}}_{i \ne j}
+
+    (Donsker & Varadhan 1983; Nguyen, Wainwright & Jordan 2010). ``kind`` is ``"dv"`` or ``"nwj"``.
+    Leaving sample k out drops its joint term and its row and column of its block's pairs; the
+    jackknife of these values is :func:`summarise`'s standard error, and the difference of two
+    critics' values row by row gives a paired error bar.
+    """
     n = len(h.joint)
     shift = max(h.row.max(), h.col.max())
     rows, cols = np.exp(h.row - shift), np.exp(h.col - shift)
@@ -130,7 +139,7 @@ def _summarise(h: HeldOut, report: str) -> tuple[float, float]:
     if report == "infonce":
         value, loo = _infonce(h)
     elif report in ("dv", "nwj"):
-        value, loo = _dv_like(h, report)
+        value, loo = dv_like(h, report)
     else:
         raise ValueError(f"cannot report with {report!r}; choose one of {REPORTABLE}")
     stderr = math.sqrt((n - 1) / n * ((loo - loo.mean()) ** 2).sum())

@@ -332,8 +332,6 @@ GIVEN_REFUSES = {
     "quadratic_steps": "--quadratic-steps",
     "lr": "--lr",
     "lr_schedule": "--lr-schedule",
-    "plot": "--plot",
-    "save": "--save",
 }
 """Flags of ``estimate`` that ``--given`` does not use: the two density models are fitted by maximum likelihood."""
 
@@ -381,18 +379,33 @@ def _estimate_given(args: argparse.Namespace, x: Any, y: Any, options: dict[str,
     config = _config({**options, **{f"discrete_{side}": True for side in discrete if side != "z"}})
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = estimate_cmi(x, y, z, config, discrete_z="z" in discrete, threads=args.threads)
+        result = estimate_cmi(x, y, z, config, discrete_z="z" in discrete, device=args.device, threads=args.threads)
     if not args.quiet:
         _print_warnings(caught)
+    _report(args, result, len(x))
+    return 0
+
+
+def _report(args: argparse.Namespace, result: Any, n: int) -> None:
+    """Print an estimate (one line, or ``--json``), then write ``--save`` and ``--plot`` whole or not at all."""
     if args.json:
         print(json.dumps(result.to_dict()))
-        return 0
-    lo, hi = result.ci
-    print(
-        f"I(X;Y|Z) = {result.nats:.4f} nats = {result.bits:.4f} bits, 95% CI [{lo:.4f}, {hi:.4f}] nats "
-        f"(± {result.stderr:.4f}), n = {len(x)} (test {result.n_test}), {result.seconds:.1f} s"
-    )
-    return 0
+    else:
+        lo, hi = result.ci
+        print(
+            f"{getattr(result, 'quantity', 'I(X;Y)')} = {result.nats:.4f} nats = {result.bits:.4f} bits, 95% CI "
+            f"[{lo:.4f}, {hi:.4f}] nats (± {result.stderr:.4f}), n = {n} (test {result.n_test}), {result.seconds:.1f} s"
+        )
+    outputs: list[tuple[Path, Any]] = []
+    if args.save is not None:
+        from neuralmi.io import saved_files
+
+        outputs.append((args.save, saved_files(result)))
+    if args.plot is not None:
+        from neuralmi.plotting import plot_curve
+
+        outputs.append((args.plot, plot_curve(result)))
+    _write(outputs, args.force)
 
 
 def _estimate(args: argparse.Namespace) -> int:
@@ -448,25 +461,7 @@ def _estimate(args: argparse.Namespace) -> int:
         result = estimate_mi(x, y, config, device=args.device, progress=progress, threads=args.threads)
     if not args.quiet:
         _print_warnings(caught)
-    if args.json:
-        out = result.to_dict()
-        print(json.dumps(out))
-    else:
-        lo, hi = result.ci
-        print(
-            f"I(X;Y) = {result.nats:.4f} nats = {result.bits:.4f} bits, 95% CI [{lo:.4f}, {hi:.4f}] nats "
-            f"(± {result.stderr:.4f}), n = {len(x)} (test {result.n_test}), {result.seconds:.1f} s"
-        )
-    outputs: list[tuple[Path, Any]] = []
-    if args.save is not None:
-        from neuralmi.io import saved_files
-
-        outputs.append((args.save, saved_files(result)))
-    if args.plot is not None:
-        from neuralmi.plotting import plot_curve
-
-        outputs.append((args.plot, plot_curve(result)))
-    _write(outputs, args.force)
+    _report(args, result, len(x))
     return 0
 
 

@@ -3,7 +3,8 @@ r"""``estimate_cmi``: conditional mutual information I(X;Y|Z) from samples, with
 .. math:: I(X; Y \mid Z) = \mathbb E \log \frac{p(y \mid x, z)}{p(y \mid z)}
 
 Two mixture density networks (:class:`~neuralmi.density_ratio.MixtureDensityNetwork`) are fitted
-by maximum likelihood on the training split: ``q(y|x,z)`` and ``q(y|z)``. The estimate is the
+by maximum likelihood on the training split: ``q(y|x,z)`` and ``q(y|z)`` (the model and its fits
+are :mod:`neuralmi.conditional_ratio`). The estimate is the
 mean of the pointwise log ratio ``log q(y|x,z) - log q(y|z)`` over the untouched test split, and
 its standard error is that of a mean over test rows: both terms are evaluated on the same rows, so
 the error bar is paired. Each model's shortfall is a KL divergence,
@@ -21,31 +22,19 @@ import math
 import time
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
+from neuralmi._call import Z95, normal_interval, resolve_config, torch_threads
 from neuralmi.candidates import DETECTION_MARGIN
+from neuralmi.conditional_ratio import ConditionalLogRatio, Modelled, fit_conditional, fit_nested
 from neuralmi.config import EstimatorConfig, split_run_options
 from neuralmi.data import as_samples
-from neuralmi.density_ratio import MixtureDensityNetwork, fit_density_ratio
-from neuralmi.density_ratio import _train as _train_mdn
 from neuralmi.errors import NeuralMIError
-from neuralmi.estimate import (
-    Z95,
-    MIResult,
-    MIWarning,
-    Prepared,
-    Scaler,
-    _config,
-    _interval,
-    _threads,
-    default_threads,
-    encode_pair,
-    prepare,
-)
+from neuralmi.estimate import MIResult, MIWarning, Prepared, Scaler, default_threads, encode_pair, prepare
 from neuralmi.labels import Categorical
 
 __all__ = [
@@ -57,46 +46,6 @@ __all__ = [
     "prepare_cmi",
     "report_cmi",
 ]
-
-Modelled = Literal["y", "x"]
-
-
-class ConditionalLogRatio(nn.Module):
-    r"""Pointwise ``log q(v|u,z) - log q(v|z)`` of two fitted conditional densities, v the modelled side.
-
-    With ``modelled="y"``, u = x and v = y; with ``"x"``, the roles swap (I(X;Y|Z) is symmetric).
-    ``ratio(x, y, z)[i]`` is the log ratio of row i, shape (N,).
-
-    >>> full, reduced = MixtureDensityNetwork(3, 1, hidden=(8,)), MixtureDensityNetwork(2, 1, hidden=(8,))
-    >>> ConditionalLogRatio(full, reduced).ratio(torch.randn(4, 1), torch.randn(4, 1), torch.randn(4, 2)).shape
-    torch.Size([4])
-    """
-
-    def __init__(self, full: MixtureDensityNetwork, reduced: MixtureDensityNetwork, modelled: Modelled = "y") -> None:
-        super().__init__()
-        if modelled not in ("y", "x"):
-            raise NeuralMIError(f"modelled must be 'y' or 'x', got {modelled!r}")
-        if full.features != reduced.features or full.context_dim <= reduced.context_dim:
-            raise NeuralMIError(
-                f"the full model q(v|u,z) must model the reduced one's {reduced.features} features from more context, "
-                f"got {full.features} features from {full.context_dim} (reduced: {reduced.context_dim})"
-            )
-        self.full, self.reduced, self.modelled = full, reduced, modelled
-
-    @torch.no_grad()
-    def ratio(self, x: Tensor, y: Tensor, z: Tensor, rows: int = 4096) -> Tensor:
-        """``log q(v_i | u_i, z_i) - log q(v_i | z_i)`` for aligned rows, (N,), in chunks of ``rows``."""
-        u, v = (x, y) if self.modelled == "y" else (y, x)
-        u, v, z = (t.reshape(len(t), -1).float() for t in (u, v, z))
-        out = [
-            self.full.pairs(torch.cat((a, c), 1), b) - self.reduced.pairs(c, b)
-            for a, b, c in zip(u.split(rows), v.split(rows), z.split(rows))
-        ]
-        return torch.cat(out)
-
-    def forward(self, x: Tensor, y: Tensor, z: Tensor) -> Tensor:
-        """Same as :meth:`ratio`."""
-        return self.ratio(x, y, z)
 
 
 def _mean_and_stderr(values: Tensor) -> tuple[float, float]:
@@ -112,8 +61,11 @@ class CMIResult(MIResult):
     ``critic`` is the :class:`ConditionalLogRatio`; ``bound`` is ``"likelihood"`` (both models are
     fitted by maximum likelihood) and ``report`` is ``"log_ratio"``. ``candidates`` holds each
     model's fit ("full": q(v|u,z), "reduced": q(v|z)); ``z_scaler`` and ``z_shape`` describe Z.
+    ``curve`` is the validation log ratio ``"val"`` (the kept q(v|z)'s validation NLL minus
+    q(v|u,z)'s) at each validation check ``"step"`` of q(v|u,z)'s training, step 0 its start.
     """
 
+    quantity: ClassVar[str] = "I(X;Y|Z)"
     z_scaler: Scaler | None = field(default=None, repr=False)
     z_shape: tuple[int, ...] = ()
 
@@ -121,8 +73,9 @@ class CMIResult(MIResult):
         return super().__str__().replace("I(X;Y) =", "I(X;Y|Z) =", 1)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-safe summary, as :meth:`MIResult.to_dict`, with ``"quantity": "I(X;Y|Z)"`` and Z's sample shape."""
-        return {**super().to_dict(), "quantity": "I(X;Y|Z)", "z_shape": list(self.z_shape)}
+        """JSON-safe summary, as :meth:`MIResult.to_dict`, with ``"quantity": "I(X;Y|Z)"``, Z's sample shape and whether Z holds labels."""
+        discrete_z = isinstance(self.z_scaler, Categorical)
+        return {**super().to_dict(), "quantity": self.quantity, "z_shape": list(self.z_shape), "discrete_z": discrete_z}
 
     def evaluate(self, x: Any, y: Any, z: Any = None, report: str | None = None) -> CMIResult:  # type: ignore[override]
         """The fitted models' held-out estimate on new rows (x, y, z), with its own error bar; nothing is trained."""
@@ -142,7 +95,7 @@ class CMIResult(MIResult):
             self,
             nats=nats,
             stderr=stderr,
-            ci=_interval(nats, stderr),
+            ci=normal_interval(nats, stderr),
             n_test=len(tx),
             seconds=time.perf_counter() - start,
             warnings=[],
@@ -201,98 +154,15 @@ def _modelled(data: Prepared, cfg: EstimatorConfig) -> Modelled:
 # ---------------------------------------------------------------- fit
 
 
-def _fit_conditional(
-    context: tuple[Tensor, Tensor], target: tuple[Tensor, Tensor], cfg: EstimatorConfig
-) -> tuple[MixtureDensityNetwork, dict[str, Any]]:
-    """``q(target | context)`` by maximum likelihood on the training rows, stopped on the validation NLL, and its record."""
-    critic = fit_density_ratio(
-        (context[0], target[0]),
-        (context[1], target[1]),
-        seed=cfg.seed,
-        max_steps=cfg.max_steps,
-        batch_size=cfg.batch_size,
-        device=context[0].device,
-        side="y|x",
-    )
-    record = {
-        "val_nll": critic.val_nll,
-        "steps": critic.steps,
-        "kept_step": critic.kept_step,
-        "still_improving": critic.steps >= cfg.max_steps and critic.kept_step == critic.steps,
-    }
-    return critic.conditional, record
-
-
-def _extend_context(q: MixtureDensityNetwork, extra: int) -> MixtureDensityNetwork:
-    """A copy of ``q(v|z)`` taking context ``[u, z]``, its ``extra`` leading u features weighted 0: the same density."""
-    first = q.net[0]
-    assert isinstance(first, nn.Linear)
-    hidden = [m.out_features for m in q.net if isinstance(m, nn.Linear)][:-1]
-    scales: Literal["tied", "free"] = "tied" if q.tied else "free"
-    full = MixtureDensityNetwork(q.context_dim + extra, q.features, q.components, hidden, scales=scales).to(first.weight.device)
-    state = {k: v.clone() for k, v in q.state_dict().items()}
-    for key in ("net.0.weight", "linear.weight"):
-        state[key] = torch.cat((state[key].new_zeros(len(state[key]), extra), state[key]), 1)
-    full.load_state_dict(state)
-    return full
-
-
-@torch.no_grad()
-def _refit_linear_(full: MixtureDensityNetwork, context: Tensor, v: Tensor) -> None:
-    """Least squares of the residuals ``w - E_q[w | context]`` on ``[context, 1]`` (float64), added to the linear mean; scales shrunk to match.
-
-    Where the data are Gaussian this gives the full model the exact linear conditional mean of the
-    added context; where u adds nothing given z, the coefficients are noise of order 1/sqrt(n).
-    """
-    log_weights, means, _ = full.mixture(context)
-    w = full.whiten(v).double()
-    residual = w - (log_weights.exp()[..., None] * means).sum(1).double()
-    design = torch.cat((context.double(), torch.ones_like(residual[:, :1])), 1)
-    gram = design.T @ design
-    ridge = 1e-9 * gram.diagonal().max() * torch.eye(len(gram), dtype=gram.dtype, device=gram.device)
-    coef = torch.linalg.solve(gram + ridge, design.T @ residual)
-    after = residual - design @ coef
-    full.linear.weight.add_(coef[:-1].T.float())
-    full.linear.bias.add_(coef[-1].float())
-    shrink = 0.5 * torch.log(after.var(0) / residual.var(0)).float()  # (d,) log-scale change per dimension
-    last = full.net[-1]
-    assert isinstance(last, nn.Linear)
-    k, d = full.components, full.features
-    start = k * (1 + d)
-    if full.tied:
-        last.bias[start + k :].add_(shrink)
-    else:
-        last.bias[start:].add_(shrink.repeat(k))
-
-
-def _fit_nested(
-    reduced: MixtureDensityNetwork, context: tuple[Tensor, Tensor], target: tuple[Tensor, Tensor], cfg: EstimatorConfig
-) -> tuple[MixtureDensityNetwork, dict[str, Any]]:
-    """``q(v|u,z)`` started from the fitted ``q(v|z)`` (u weighted 0), trained by maximum likelihood, stopped on validation."""
-    full = _extend_context(reduced, context[0].shape[1] - reduced.context_dim)
-    _refit_linear_(full, context[0], target[0])
-    generator = torch.Generator().manual_seed(cfg.seed + 1)
-    steps, kept, best = _train_mdn(
-        full, (context[0], target[0]), (context[1], target[1]), generator, cfg.max_steps, cfg.batch_size, 3e-3, 100, 5
-    )
-    record = {
-        "val_nll": best - float(full.log_det),
-        "steps": steps,
-        "kept_step": kept,
-        "still_improving": steps >= cfg.max_steps and kept == steps,
-    }
-    return full, record
-
-
 def fit_conditional_ratio(
     data: PreparedCMI, cfg: EstimatorConfig, modelled: Modelled, nested: bool = True
 ) -> tuple[ConditionalLogRatio, dict[str, dict[str, Any]]]:
     """The fit stage: q(v|z), then q(v|u,z) from it, on the training split, each stopped on its validation likelihood."""
     (xt, yt, zt), (xv, yv, zv) = data.part("train"), data.part("val")
     (ut, vt), (uv, vv) = ((xt, yt), (xv, yv)) if modelled == "y" else ((yt, xt), (yv, xv))
-    reduced, reduced_record = _fit_conditional((zt, zv), (vt, vv), cfg)
+    reduced, reduced_record = fit_conditional((zt, zv), (vt, vv), cfg)
     context = (torch.cat((ut, zt), 1), torch.cat((uv, zv), 1))
-    fit_full = functools.partial(_fit_nested, reduced) if nested else _fit_conditional
+    fit_full = functools.partial(fit_nested, reduced) if nested else fit_conditional
     full, full_record = fit_full(context, (vt, vv), cfg)
     return ConditionalLogRatio(full, reduced, modelled).eval(), {"full": full_record, "reduced": reduced_record}
 
@@ -332,9 +202,11 @@ def report_cmi(
     nats, stderr = _mean_and_stderr(ratio.ratio(*data.part("test")))
     val, val_se = _mean_and_stderr(ratio.ratio(*data.part("val")))
     detected = val > DETECTION_MARGIN * val_se and val > 0
-    ci = _interval(nats, stderr) if detected else (0.0, max(0.0, nats) + Z95 * stderr)
+    ci = normal_interval(nats, stderr) if detected else (0.0, max(0.0, nats) + Z95 * stderr)
     nats = nats if detected else 0.0
     xy = data.xy
+    fitted = records["full"].get("curve", {"step": [], "val_nll": []})
+    curve = {"step": fitted["step"], "val": [records["reduced"]["val_nll"] - nll for nll in fitted["val_nll"]]}
     result = CMIResult(
         nats=nats,
         stderr=stderr,
@@ -347,7 +219,7 @@ def report_cmi(
         steps=records["full"]["steps"] + records["reduced"]["steps"],
         kept_step=records["full"]["kept_step"],
         seconds=0.0,
-        curve={},
+        curve=curve,
         config=cfg,
         critic=ratio,
         standardizers=xy.scalers,
@@ -357,9 +229,10 @@ def report_cmi(
         selection={"validation": val},
         detected=detected,
         still_improving=any(r["still_improving"] for r in records.values()),
-        candidates=records,
+        candidates={name: {k: v for k, v in rec.items() if k != "curve"} for name, rec in records.items()},
         threads=torch.get_num_threads(),
         device=str(xy.device),
+        preprocess=cfg.preprocess,
         z_scaler=data.zy.scalers[0],
         z_shape=data.zy.x_shape,
     )
@@ -406,7 +279,7 @@ def estimate_cmi(
     >>> bool(r.ci[0] <= 0.0 <= r.ci[1])
     True
     """
-    cfg, run = _config(config, options, None, {**split_run_options(options), "threads": threads})
+    cfg, run = resolve_config(config, options, None, {**split_run_options(options), "threads": threads})
     if run.checkpoint is not None:
         raise NeuralMIError("estimate_cmi does not checkpoint: its density models train in seconds")
     if not isinstance(discrete_z, bool):
@@ -414,6 +287,6 @@ def estimate_cmi(
     start = time.perf_counter()
     data = prepare_cmi(x, y, z, cfg, discrete_z, run.device)
     dx, dy = data.xy.dims
-    with _threads(run.threads or default_threads((dx + data.zy.dims[0], dy))):
+    with torch_threads(run.threads or default_threads((dx + data.zy.dims[0], dy))):
         ratio, records = fit_conditional_ratio(data, cfg, _modelled(data.xy, cfg))
         return report_cmi(data, ratio, records, cfg, start)

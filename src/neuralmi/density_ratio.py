@@ -26,7 +26,7 @@ from torch import Tensor, nn
 from neuralmi.critics import Activation, mlp
 from neuralmi.errors import NeuralMIError
 
-__all__ = ["DENSITY_RATIO_MAX_FEATURES", "DensityRatioCritic", "MixtureDensityNetwork", "fit_density_ratio"]
+__all__ = ["DENSITY_RATIO_MAX_FEATURES", "DensityRatioCritic", "MixtureDensityNetwork", "fit_density_ratio", "train_mixture"]
 
 DENSITY_RATIO_MAX_FEATURES = 20
 """Offer the density-ratio critic while its modelled (smaller) side has at most this many features.
@@ -367,14 +367,14 @@ def fit_density_ratio(
         q = MixtureDensityNetwork(u.shape[1], v.shape[1], components, hidden, scales=scales).to(dev)
     q.fit_whitening_(u, v)
     generator = torch.Generator().manual_seed(seed)
-    steps, kept, best = _train(q, (u, v), (u_val, v_val), generator, max_steps, batch_size, lr, eval_every, patience)
+    steps, kept, best = train_mixture(q, (u, v), (u_val, v_val), generator, max_steps, batch_size, lr, eval_every, patience)
     reference = u if len(u) <= MAX_REFERENCE else u[torch.randperm(len(u), generator=generator)[:MAX_REFERENCE].to(dev)]
     critic = DensityRatioCritic(q, reference, side=side, floor=floor)
     critic.steps, critic.kept_step, critic.val_nll = steps, kept, best - float(q.log_det)  # in units of v
     return critic.eval()
 
 
-def _train(
+def train_mixture(
     q: MixtureDensityNetwork,
     train: tuple[Tensor, Tensor],
     val: tuple[Tensor, Tensor],
@@ -384,8 +384,20 @@ def _train(
     lr: float,
     eval_every: int,
     patience: int,
+    history: list[tuple[int, float]] | None = None,
 ) -> tuple[int, int, float]:
-    """Maximum likelihood with early stopping on the averaged weights; loads the best into ``q``. Returns (steps, kept step, best val NLL)."""
+    r"""Fit ``q(v|u)`` by maximum likelihood, :math:`\min -\frac1B \sum_i \log q(v_i \mid u_i)`, stopped early on validation; loads the best into ``q``.
+
+    Adam (peak ``lr``, cosine decay to lr/10 over ``max_steps``) on batches of ``batch_size`` rows
+    drawn without replacement by ``generator``; an exponential moving average (rate 0.99) of the
+    weights is checked every ``eval_every`` steps on the validation NLL and training stops after
+    ``patience`` checks without a new best (by 1e-4 nats). The starting weights (step 0) are a
+    candidate too. ``train`` and ``val`` are (u, v) rows in v's own units (``q`` whitens them).
+    ``history``, where given, receives (step, validation NLL in whitened units) at step 0 and at each check.
+
+    Returns:
+        (steps taken, the kept step, its validation NLL in whitened units: subtract ``q.log_det`` for v's units).
+    """
     (u, v), n = train, len(train[0])
     w, val = q.whiten(v), (val[0], q.whiten(val[1]))
     batch_size = min(batch_size, n)
@@ -395,6 +407,8 @@ def _train(
     averaged = copy.deepcopy(q)
     average = list(averaged.parameters())
     best, kept, since = _mean_nll(q, *val), 0, 0
+    if history is not None:
+        history.append((0, best))
     best_state = copy.deepcopy(q.state_dict())
     order, pos, step = torch.randperm(n, generator=generator), 0, 0
     while step < max_steps and since < patience:
@@ -413,6 +427,8 @@ def _train(
                 a.lerp_(p, 0.01)
         if step % eval_every == 0 or step == max_steps:
             nll = _mean_nll(averaged, *val)
+            if history is not None:
+                history.append((step, nll))
             if nll < best - 1e-4:
                 best, kept, since, best_state = nll, step, 0, copy.deepcopy(averaged.state_dict())
             else:

@@ -10,7 +10,6 @@ No number is ever computed on samples the critic was trained or selected on.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import math
@@ -25,6 +24,10 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from neuralmi._call import Z95
+from neuralmi._call import normal_interval as _interval
+from neuralmi._call import resolve_config as _config
+from neuralmi._call import torch_threads as _threads
 from neuralmi._crosscheck import knn_check, raised_interval
 from neuralmi._evaluate import HeldOut, score_blocks, summarise
 from neuralmi._plausibility import ceiling, deterministic_dependence, implausible
@@ -40,8 +43,7 @@ from neuralmi.candidates import (
     fit_quadratic,
     select,
 )
-from neuralmi.checkpoint import check_checkpoint_path
-from neuralmi.config import DeviceKind, EstimatorConfig, RunOptions, run_options
+from neuralmi.config import DeviceKind, EstimatorConfig, RunOptions
 from neuralmi.critics import FITTED_CRITICS, GaussianCritic, make_critic, options_of
 from neuralmi.data import (
     PREPROCESSORS,
@@ -273,10 +275,6 @@ def _module_device(module: nn.Module) -> torch.device:
     for tensor in (*module.parameters(), *module.buffers()):
         return tensor.device
     return torch.device("cpu")
-
-
-def _interval(nats: float, stderr: float) -> tuple[float, float]:
-    return (nats - Z95 * stderr, nats + Z95 * stderr)
 
 
 def pick_device(device: str | torch.device | None) -> torch.device:
@@ -538,8 +536,6 @@ def fit(data: Prepared, cfg: EstimatorConfig, critic: nn.Module | None = None, r
 
 # ---------------------------------------------------------------- report
 
-Z95 = 1.959963984540054
-
 DISAGREEMENT_SE = 2.0
 DISAGREEMENT_RELATIVE = 0.1
 """Candidates disagree when the runner-up's validation value is below the kept one's by more than
@@ -749,39 +745,6 @@ def default_threads(dims: tuple[int, int]) -> int:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     wanted = 1 if sum(dims) < 256 else 2
     return max(1, min(wanted, cores))
-
-
-@contextlib.contextmanager
-def _threads(count: int) -> Iterator[None]:
-    """Run with ``count`` torch CPU threads, then restore the caller's setting."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-def _config(
-    config: EstimatorConfig | None, options: dict[str, Any], critic: nn.Module | None, given: dict[str, Any]
-) -> tuple[EstimatorConfig, RunOptions]:
-    """The call's config (``config`` with ``options`` replaced) and run options (``given``, or the config's deprecated ones)."""
-    try:
-        cfg = dataclasses.replace(config or EstimatorConfig(), **options)
-    except TypeError as err:
-        known = sorted(f.name for f in dataclasses.fields(EstimatorConfig))
-        raise TypeError(f"{err}; estimate_mi options are {known} and the keyword arguments of its signature") from None
-    run = run_options(config, **given)
-    changed = cfg.changed_network_options()
-    if critic is not None and changed:
-        raise NeuralMIError(f"{', '.join(changed)} does not apply to a critic module you pass; build the module with it")
-    if run.checkpoint is not None and critic is None and cfg.critic in FITTED_CRITICS:
-        raise NeuralMIError(
-            f"checkpoint applies to a trained network; critic={cfg.critic!r} is fitted in seconds and never checkpointed"
-        )
-    if run.checkpoint is not None:  # before any work: a checkpoint that cannot be written fails now, not after training
-        check_checkpoint_path(run.checkpoint)
-    return cfg, run
 
 
 def estimate_mi(

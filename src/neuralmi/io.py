@@ -18,24 +18,17 @@ import numpy as np
 import torch
 from torch import nn
 
+from neuralmi._critic_specs import build_critic_from, describe_critic
 from neuralmi._files import commit, read_folder, stage_folder
-from neuralmi.candidates import Ensemble, FromOneHot
+from neuralmi.cmi import CMIResult
 from neuralmi.config import MOVED_TO_RUN
 from neuralmi.critics import (
-    ACTIVATIONS,
     FITTED_CRITICS,
-    BilinearCritic,
-    ConcatCritic,
-    GaussianCritic,
-    QuadraticCritic,
-    SeparableCritic,
-    make_critic,
 )
 from neuralmi.data import PREPROCESSORS
-from neuralmi.density_ratio import DensityRatioCritic, MixtureDensityNetwork
 from neuralmi.errors import NeuralMIError
-from neuralmi.estimate import EstimatorConfig, MIResult, Scaler, build_critic
-from neuralmi.labels import Categorical, ClassifierCritic, ContingencyCritic, Swapped
+from neuralmi.estimate import EstimatorConfig, MIResult, Scaler
+from neuralmi.labels import Categorical
 
 __all__ = [
     "FORMAT_VERSION",
@@ -54,91 +47,6 @@ FORMAT_VERSION = 2  # 2: result.json holds the SHA-256 of critic.pt and standard
 READABLE_VERSIONS = (1, FORMAT_VERSION)
 SAVED_FILES = ("critic.pt", "standardizers.npz", "result.json")
 """The files of a saved estimator's folder."""
-
-
-def _mlp_layout(net: nn.Module) -> tuple[list[int], str]:
-    """(hidden widths, activation name) of an :func:`~neuralmi.critics.mlp`."""
-    layers = list(net.children())
-    linears = [m for m in layers if isinstance(m, nn.Linear)]
-    acts = [m for m in layers if not isinstance(m, nn.Linear)]
-    name = next((k for k, cls in ACTIVATIONS.items() if acts and type(acts[0]) is cls), "relu")
-    return [m.out_features for m in linears[:-1]], name
-
-
-def describe_critic(critic: nn.Module) -> dict[str, Any]:
-    """The critic's class and constructor arguments as plain JSON: what :func:`build_critic_from` rebuilds before the weights load.
-
-    A network the config names is ``{"type": "network"}`` (rebuilt from the config); a module of
-    your own is ``{"type": "custom"}``, which cannot be rebuilt.
-    """
-    if isinstance(critic, (GaussianCritic, QuadraticCritic)):
-        return {"type": "gaussian" if isinstance(critic, GaussianCritic) else "quadratic", "dims": [critic.x_dim, critic.y_dim]}
-    if isinstance(critic, DensityRatioCritic):
-        q = critic.conditional
-        hidden, activation = _mlp_layout(q.net)
-        return {
-            "type": "density_ratio",
-            "context_dim": q.context_dim,
-            "features": q.features,
-            "components": q.components,
-            "hidden": hidden,
-            "activation": activation,
-            "scales": "tied" if q.tied else "free",
-            "side": critic.side,
-            "floor": critic.floor,
-            "reference_rows": len(critic.reference),
-        }
-    if isinstance(critic, ClassifierCritic):
-        hidden, activation = _mlp_layout(critic.network)
-        return {
-            "type": "classifier",
-            "x_dim": critic.x_dim,
-            "n_classes": critic.n_classes,
-            "hidden": hidden,
-            "activation": activation,
-        }
-    if isinstance(critic, ContingencyCritic):
-        return {"type": "contingency", "shape": list(critic.table.shape)}
-    if isinstance(critic, FromOneHot):
-        return {"type": "one_hot", "coded": list(critic.coded), "inner": describe_critic(critic.critic)}
-    if isinstance(critic, Swapped):
-        return {"type": "swapped", "inner": describe_critic(critic.critic)}
-    if isinstance(critic, Ensemble):
-        return {"type": "ensemble", "members": [describe_critic(m) for m in critic.members]}
-    if type(critic) in (SeparableCritic, ConcatCritic, BilinearCritic):
-        return {"type": "network"}
-    return {"type": "custom"}
-
-
-def build_critic_from(spec: dict[str, Any], config: EstimatorConfig, dims: tuple[int, int]) -> nn.Module:
-    """An unfitted critic of the layout :func:`describe_critic` wrote, ready for ``load_state_dict``."""
-    kind = spec.get("type")
-    if kind in ("gaussian", "quadratic"):
-        return make_critic(kind, *spec["dims"])
-    if kind == "density_ratio":
-        q = MixtureDensityNetwork(
-            spec["context_dim"],
-            spec["features"],
-            spec["components"],
-            tuple(spec["hidden"]),
-            activation=spec["activation"],
-            scales=spec.get("scales", "free"),
-        )
-        reference = torch.zeros(spec["reference_rows"], spec["context_dim"])
-        return DensityRatioCritic(q, reference, side=spec["side"], floor=spec["floor"])
-    if kind == "classifier":
-        return ClassifierCritic(spec["x_dim"], spec["n_classes"], tuple(spec["hidden"]), activation=spec["activation"])
-    if kind == "contingency":
-        return ContingencyCritic(*spec["shape"])
-    if kind == "one_hot":
-        return FromOneHot(build_critic_from(spec["inner"], config, dims), (bool(spec["coded"][0]), bool(spec["coded"][1])))
-    if kind == "swapped":
-        return Swapped(build_critic_from(spec["inner"], config, dims))
-    if kind == "ensemble":
-        return Ensemble([build_critic_from(m, config, dims) for m in spec["members"]])
-    if kind == "network":
-        return build_critic(config, *dims)
-    raise NeuralMIError(f"cannot rebuild a critic described as {spec!r}")
 
 
 def _rebuild_critic(config: EstimatorConfig, spec: dict[str, Any], x_shape: Sequence[int], y_shape: Sequence[int]) -> nn.Module:
@@ -166,11 +74,12 @@ def saved_files(result: MIResult) -> dict[str, bytes]:
             f"the critic is a {type(result.critic).__name__} module of your own, which neuralmi.load cannot rebuild; "
             "keep its weights with torch.save(result.critic.state_dict(), path) and rebuild the module yourself"
         )
-    x_prep, y_prep = result.standardizers
-    arrays: dict[str, Any] = {
-        **{f"x_{k}": v for k, v in x_prep.to_arrays().items()},
-        **{f"y_{k}": v for k, v in y_prep.to_arrays().items()},
-    }
+    preps = {"x": result.standardizers[0], "y": result.standardizers[1]}
+    if isinstance(result, CMIResult):
+        if result.z_scaler is None:
+            raise NeuralMIError("this CMIResult carries no preprocessing of Z; save the result estimate_cmi returned")
+        preps["z"] = result.z_scaler
+    arrays: dict[str, Any] = {f"{side}_{k}": v for side, prep in preps.items() for k, v in prep.to_arrays().items()}
     critic, scalers = io.BytesIO(), io.BytesIO()
     torch.save(result.critic.state_dict(), critic)
     np.savez(scalers, **arrays)
@@ -225,32 +134,61 @@ class SavedEstimator:
     summary: dict[str, Any]
     x_prep: Scaler
     y_prep: Scaler
+    z_prep: Scaler | None = None  # a conditional estimator's (I(X;Y|Z)) preprocessing of Z
 
     def __repr__(self) -> str:
         """One line: the critic, the shapes it reads and the estimate it was saved with (not the curve and config)."""
         s = self.summary
         return (
-            f"SavedEstimator({type(self.critic).__name__}, x_shape={tuple(s['x_shape'])}, y_shape={tuple(s['y_shape'])}, "
+            f"SavedEstimator({type(self.critic).__name__}, {'I(X;Y|Z), ' if _conditional(s) else ''}x_shape={tuple(s['x_shape'])}, y_shape={tuple(s['y_shape'])}, "
             f"mi_nats={s['mi_nats']:.4f} ± {s['stderr']:.4f}, {s['bound']}->{s['report']}, n_train={s['n_train']})"
         )
 
-    def estimate(self, x: Any, y: Any, report: str | None = None) -> MIResult:
+    def estimate(self, x: Any, y: Any, report: str | None = None, *, z: Any = None) -> MIResult:
         """The saved critic's held-out estimate on new paired samples: :meth:`MIResult.evaluate` of the saved result.
 
-        ``nats, stderr = saved.estimate(x, y)`` still unpacks, with a DeprecationWarning.
+        A conditional estimator (saved from :func:`~neuralmi.estimate_cmi`) needs the rows of Z as
+        ``z`` and returns a :class:`~neuralmi.CMIResult`. ``nats, stderr = saved.estimate(x, y)``
+        still unpacks, with a DeprecationWarning.
         """
-        return self._result().evaluate(x, y, report)
+        result = self.result()
+        if isinstance(result, CMIResult):
+            if z is None:
+                raise NeuralMIError("this saved estimator measures I(X;Y|Z): pass the rows of Z as z=")
+            return result.evaluate(x, y, z, report)
+        if z is not None:
+            raise NeuralMIError("this saved estimator measures I(X;Y); z applies to one saved from estimate_cmi")
+        return result.evaluate(x, y, report)
 
-    def _result(self) -> MIResult:
-        """The saved result, holding the critic and its preprocessing (non-finite numbers were saved as null)."""
+    def result(self) -> MIResult:
+        """The saved result, holding the critic and its preprocessing (non-finite numbers were saved as null).
+
+        A :class:`~neuralmi.CMIResult` for an estimator saved from :func:`~neuralmi.estimate_cmi`.
+        """
         s = self.summary
 
         def number(key: str) -> float:
             return math.nan if s[key] is None else float(s[key])
 
-        rebuilt = {"nats", "stderr", "ci", "config", "critic", "standardizers", "x_shape", "y_shape", "device"}
-        kept = {f.name: s[f.name] for f in dataclasses.fields(MIResult) if f.name not in rebuilt and f.name in s}
-        return MIResult(
+        conditional = self.z_prep is not None
+        cls = CMIResult if conditional else MIResult
+        rebuilt = {
+            "nats",
+            "stderr",
+            "ci",
+            "config",
+            "critic",
+            "standardizers",
+            "x_shape",
+            "y_shape",
+            "device",
+            "z_scaler",
+            "z_shape",
+        }
+        kept = {f.name: s[f.name] for f in dataclasses.fields(cls) if f.name not in rebuilt and f.name in s}
+        if conditional:
+            kept |= {"z_scaler": self.z_prep, "z_shape": tuple(s["z_shape"])}
+        return cls(
             nats=number("mi_nats"),
             stderr=number("stderr"),
             ci=(number("ci_low"), number("ci_high")),
@@ -288,6 +226,11 @@ def _read(d: Path) -> dict[str, bytes]:
     raise AssertionError("unreachable")
 
 
+def _conditional(summary: dict[str, Any]) -> bool:
+    """The summary is of a conditional estimator, saved from :func:`~neuralmi.estimate_cmi`."""
+    return summary.get("quantity") == "I(X;Y|Z)"
+
+
 def _finite_or_null(value: Any) -> bool:
     """True for a finite number (``to_dict`` writes a non-finite one as null)."""
     return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value))
@@ -315,6 +258,8 @@ def _check_fields(d: Path, summary: Any) -> dict[str, Any]:
         "mi_nats": _finite_or_null,
         "stderr": _finite_or_null,
     }
+    if _conditional(summary):  # Z's shape and kind too
+        checks |= {"z_shape": is_shape, "discrete_z": lambda v: isinstance(v, bool)}
     if version == FORMAT_VERSION:
         checks["checksums"] = lambda v: isinstance(v, dict) and all(isinstance(v.get(n), str) for n in SAVED_FILES[:2])
     for key, ok in checks.items():
@@ -361,6 +306,9 @@ def _rebuild(summary: dict[str, Any], raw: dict[str, bytes]) -> SavedEstimator:
     if preprocess not in PREPROCESSORS:
         raise NeuralMIError(f"unknown preprocessing {preprocess!r} in result.json")
     preps = [Categorical if discrete else PREPROCESSORS[preprocess] for discrete in (cfg.discrete_x, cfg.discrete_y)]
-    x_prep = preps[0].from_arrays({k[2:]: v for k, v in arrays.items() if k.startswith("x_")})
-    y_prep = preps[1].from_arrays({k[2:]: v for k, v in arrays.items() if k.startswith("y_")})
-    return SavedEstimator(critic, summary, x_prep, y_prep)
+    if _conditional(summary):  # Z of a conditional estimator
+        preps.append(Categorical if summary["discrete_z"] else PREPROCESSORS[preprocess])
+    x_prep, y_prep, *z_prep = (
+        prep.from_arrays({k[2:]: v for k, v in arrays.items() if k.startswith(f"{side}_")}) for prep, side in zip(preps, "xyz")
+    )
+    return SavedEstimator(critic, summary, x_prep, y_prep, *z_prep)

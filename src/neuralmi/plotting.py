@@ -35,27 +35,39 @@ def _finish(fig: Figure, path: str | os.PathLike[str] | None) -> Figure:
 
 
 def plot_curve(result: Any, path: str | os.PathLike[str] | None = None, truth: float | None = None) -> Figure:
-    """Train and held-out bound by step, with the final test estimate and its 95% interval."""
+    """Train and held-out bound by step, with the final test estimate and its 95% interval.
+
+    A conditional result (:class:`~neuralmi.CMIResult`) has no training bound: its curve is the
+    validation log ratio by step of q(v|u,z)'s training.
+    """
     fig = require_matplotlib()(figsize=(7, 4.2), dpi=120)
     ax = fig.subplots()
-    curve = result.curve
-    ax.plot(curve["step"], curve["train"], color="#1f77b4", label=f"train ({result.bound}, batch mean)")
-    ax.plot(curve["step"], curve["val"], color="#ff7f0e", alpha=0.5, label=f"validation ({result.report})")
-    ax.plot(curve["step"], curve["val_smoothed"], color="#ff7f0e", label="validation, smoothed")
+    curve, quantity = result.curve, getattr(result, "quantity", "I(X;Y)")
+    if "train" in curve:
+        ax.plot(curve["step"], curve["train"], color="#1f77b4", label=f"train ({result.bound}, batch mean)")
+    ax.plot(
+        curve["step"],
+        curve["val"],
+        color="#ff7f0e",
+        alpha=0.5 if "val_smoothed" in curve else 1.0,
+        label=f"validation ({result.report})",
+    )
+    if "val_smoothed" in curve:
+        ax.plot(curve["step"], curve["val_smoothed"], color="#ff7f0e", label="validation, smoothed")
     ax.axvline(result.kept_step, color="grey", ls=":", lw=1, label=f"critic kept: step {result.kept_step}")
     lo, hi = result.ci
     ax.axhspan(lo, hi, color="#2ca02c", alpha=0.2, label=f"test estimate 95% CI [{lo:.3f}, {hi:.3f}]")
     ax.axhline(result.nats, color="#2ca02c", lw=1.5, label=f"test estimate {result.nats:.3f} nats")
     if truth is not None:
         ax.axhline(truth, color="black", ls="--", lw=1, label=f"truth {truth:.3f} nats")
-    values = [v for v in [*curve["train"], *curve["val"], lo, hi] if math.isfinite(v)]
+    values = [v for v in [*curve.get("train", []), *curve["val"], lo, hi] if math.isfinite(v)]
     if values:
         top, bottom = max(values), min(values)
         pad = 0.1 * max(top - bottom, 0.1)
         ax.set_ylim(max(bottom, result.nats - 3 * max(abs(result.nats), 0.5)) - pad, top + pad)
-    ax.set_xlabel("training step")
-    ax.set_ylabel("bound (nats)")
-    ax.set_title(f"neuralmi: I(X;Y) = {result.nats:.3f} ± {result.stderr:.3f} nats ({result.bits:.3f} bits)")
+    ax.set_xlabel("training step" if "train" in curve else "training step of q(v|u,z)")
+    ax.set_ylabel("bound (nats)" if "train" in curve else "log ratio (nats)")
+    ax.set_title(f"neuralmi: {quantity} = {result.nats:.3f} ± {result.stderr:.3f} nats ({result.bits:.3f} bits)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
     return _finish(fig, path)

@@ -71,6 +71,16 @@ def gaussian_cmi(cov: np.ndarray, dims: tuple[int, int, int]) -> float:
     return 0.5 * (_logdet(cov, xz) + _logdet(cov, yz) - _logdet(cov, zs) - _logdet(cov, everything))
 
 
+def _log_conditional(cov: np.ndarray, a: np.ndarray, b: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    r"""``log p(rows[:, a] | rows[:, b])`` under N(0, cov): the Gaussian conditional :math:`N(\Sigma_{ab} \Sigma_{bb}^{-1} v_b,\ \Sigma_{a|b})`."""
+    gain = np.linalg.solve(cov[np.ix_(b, b)], cov[np.ix_(b, a)]).T
+    spread = cov[np.ix_(a, a)] - gain @ cov[np.ix_(b, a)]
+    residual = rows[:, a] - rows[:, b] @ gain.T
+    chol = np.linalg.cholesky(spread)
+    white = np.linalg.solve(chol, residual.T)
+    return -0.5 * (white**2).sum(0) - np.log(np.diag(chol)).sum() - 0.5 * len(a) * math.log(2 * math.pi)
+
+
 class ConditionalDistribution(Protocol):
     """A joint law of (X, Y, Z): ``sample(n, seed) -> (x, y, z)`` and I(X;Y|Z) in nats."""
 
@@ -146,6 +156,22 @@ class JointGaussian:
         """The unconditional I(X;Y), for contrast."""
         k = self.dims[0] + self.dims[1]
         return gaussian_mi(self.covariance[:k, :k], self.dims[0])
+
+    def log_ratio(self, x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
+        r"""The true pointwise :math:`\log p(y_i \mid x_i, z_i) - \log p(y_i \mid z_i)` of rows (n, dim) each: (n,); its mean is I(X;Y|Z).
+
+        Its mean over a split's rows is that split's own value of the conditional MI, the figure an
+        estimate on those rows can at best reach (benchmarks/cmi.py separates fit error from row sampling with it).
+
+        >>> g = JointGaussian.collider(1, 0.5)
+        >>> bool(abs(g.log_ratio(*g.sample(200_000, seed=0)).mean() - g.conditional_mutual_information) < 0.01)
+        True
+        """
+        dx, dy, _ = self.dims
+        rows = np.hstack((x, y, z)).astype(np.float64)
+        ys = np.arange(dx, dx + dy)
+        xz, zs = np.r_[np.arange(dx), np.arange(dx + dy, len(self.covariance))], np.arange(dx + dy, len(self.covariance))
+        return _log_conditional(self.covariance, ys, xz, rows) - _log_conditional(self.covariance, ys, zs, rows)
 
     def sample(self, n: int, seed: int) -> Triple:
         """Draw ``n`` triples, arrays of shape (n, dim_x), (n, dim_y), (n, dim_z)."""
