@@ -36,6 +36,7 @@ from neuralmi.density_ratio import DensityRatioCritic, MixtureDensityNetwork
 from neuralmi.errors import NeuralMIError
 from neuralmi.estimate import EstimatorConfig, MIResult, Scaler, build_critic
 from neuralmi.labels import Categorical, ClassifierCritic, ContingencyCritic, Swapped
+from neuralmi.screen import Columns
 
 __all__ = [
     "FORMAT_VERSION",
@@ -361,6 +362,6 @@ def _rebuild(summary: dict[str, Any], raw: dict[str, bytes]) -> SavedEstimator:
     if preprocess not in PREPROCESSORS:
         raise NeuralMIError(f"unknown preprocessing {preprocess!r} in result.json")
     preps = [Categorical if discrete else PREPROCESSORS[preprocess] for discrete in (cfg.discrete_x, cfg.discrete_y)]
-    x_prep = preps[0].from_arrays({k[2:]: v for k, v in arrays.items() if k.startswith("x_")})
-    y_prep = preps[1].from_arrays({k[2:]: v for k, v in arrays.items() if k.startswith("y_")})
+    x_prep = Columns.from_arrays(preps[0], {k[2:]: v for k, v in arrays.items() if k.startswith("x_")})
+    y_prep = Columns.from_arrays(preps[1], {k[2:]: v for k, v in arrays.items() if k.startswith("y_")})
     return SavedEstimator(critic, summary, x_prep, y_prep)
