@@ -377,11 +377,12 @@ def _fit_scaler(
 
 
 def _screen(
-    sides: tuple[np.ndarray, np.ndarray], idx: np.ndarray
+    sides: tuple[np.ndarray, np.ndarray], idx: np.ndarray, threads: int | None
 ) -> tuple[dict[str, Any], tuple[np.ndarray | None, ...], str | None]:
     """(the record, the kept columns of each side, a note) of a screen of wide continuous sides on training rows ``idx``.
 
-    Not wide (:func:`neuralmi.screen.screen_width`): an empty record, all columns and no note.
+    It runs on ``threads`` torch threads (None: :func:`default_threads` of the full widths). Not
+    wide (:func:`neuralmi.screen.screen_width`): an empty record, all columns and no note.
     """
     dims = tuple(int(np.prod(v.shape[1:])) for v in sides)
     cap = screen_width((dims[0], dims[1]), len(idx))
@@ -390,7 +391,8 @@ def _screen(
     rows = [v[idx[:PREPROCESS_FIT_ROWS]] for v in sides]
     for v in sides:
         release_pages(v)
-    fitted = fit_screen(rows[0].reshape(len(rows[0]), -1), rows[1].reshape(len(rows[1]), -1), cap)
+    with _threads(threads or default_threads((dims[0], dims[1]))):
+        fitted = fit_screen(rows[0].reshape(len(rows[0]), -1), rows[1].reshape(len(rows[1]), -1), cap)
     kept = [len(c) if c is not None else d for c, d in zip((fitted.x_columns, fitted.y_columns), dims)]
     note = (
         f"wide inputs ({dims[0]:,} + {dims[1]:,} features, {len(idx):,} training rows): a screen of every column pair on the "
@@ -448,6 +450,7 @@ def prepare(
     *,
     alternative: bool = True,
     screen: bool = False,
+    threads: int | None = None,
 ) -> Prepared:
     """Validate, split by index (seeded), fit preprocessing on the training split, move to ``device`` (see :func:`pick_device`).
 
@@ -458,7 +461,7 @@ def prepare(
     be a candidate on continuous data preprocessed by normal scores, the same split under
     :data:`ALTERNATIVE_PREPROCESS` is prepared too (``alternative``). With ``screen`` (and
     ``cfg.screen``), wide continuous inputs keep only the columns a screen of the training rows
-    selects (:mod:`neuralmi.screen`); each side's preprocessing then takes the full samples, and
+    selects (:mod:`neuralmi.screen`, on ``threads`` torch threads); each side's preprocessing then takes the full samples, and
     no second view is prepared (it would double the density-ratio critic's time on the wide path).
     """
     if y is None:
@@ -485,7 +488,7 @@ def prepare(
     record: dict[str, Any] = {}
     columns: tuple[np.ndarray | None, ...] = (None, None)
     if screen and cfg.screen and not (cfg.discrete_x or cfg.discrete_y):
-        record, columns, note = _screen((xs, ys), train_idx)
+        record, columns, note = _screen((xs, ys), train_idx, threads)
         notes += (note,) if note is not None else ()
 
     def view(preprocess: Preprocess) -> Prepared:
@@ -865,7 +868,7 @@ def estimate_mi(
     given = {"device": device, "progress": progress, "checkpoint": checkpoint, "checkpoint_every": checkpoint_every}
     cfg, run = _config(config, options, critic, {**given, "threads": threads})
     start = time.perf_counter()
-    data = prepare(x, y, cfg, run.device, alternative=critic is None, screen=critic is None)
+    data = prepare(x, y, cfg, run.device, alternative=critic is None, screen=critic is None, threads=run.threads)
     with _threads(run.threads or default_threads(data.dims)):
         candidates = fit(data, cfg, critic, run)
         return report(data, candidates, cfg, start)
