@@ -115,6 +115,7 @@ class EstimatorConfig:
     quadratic_steps: int = 500  # steps refining the Gaussian candidate as a trained QuadraticCritic (0: closed form only)
     density_ratio: bool = True  # also fit a density-ratio critic log q(y|x) - log q(y) by maximum likelihood
     ensemble: bool = True  # also try the average of the two best candidates' scores
+    screen: bool = True  # wide inputs: keep the columns a pairwise screen of the training split selects (neuralmi.screen)
     eval_every: int | None = None
     patience: int = 10
     decay_after: int = 3
@@ -165,7 +166,7 @@ class EstimatorConfig:
             raise NeuralMIError(
                 "critic='quadratic' trains the Gaussian fit for quadratic_steps steps, got 0; critic='gaussian' is the fit alone"
             )
-        for flag in ("gaussian_critic", "density_ratio", "ensemble", "discrete_x", "discrete_y"):
+        for flag in ("gaussian_critic", "density_ratio", "ensemble", "screen", "discrete_x", "discrete_y"):
             if not isinstance(getattr(self, flag), bool):
                 raise NeuralMIError(f"{flag} must be True or False, got {getattr(self, flag)!r}")
         if self.lr_schedule not in LR_SCHEDULES:

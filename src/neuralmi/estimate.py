@@ -59,6 +59,7 @@ from neuralmi.data import (
 from neuralmi.density_ratio import DENSITY_RATIO_MAX_FEATURES
 from neuralmi.errors import NeuralMIError
 from neuralmi.labels import Categorical, as_labels, looks_discrete
+from neuralmi.screen import Columns, fit_screen, screen_width
 
 __all__ = [
     "QUADRATIC_TRAINING",
@@ -80,8 +81,8 @@ __all__ = [
 
 LN2 = math.log(2.0)
 
-Scaler = Preprocessor | Categorical
-"""A side's preprocessing fitted on the training split: per-feature maps, or one-hot labels."""
+Scaler = Preprocessor | Categorical | Columns
+"""A side's preprocessing fitted on the training split: per-feature maps (of screened columns), or one-hot labels."""
 
 GAUSSIAN_MAX_FEATURES = 1024
 """The Gaussian critic is a candidate only up to this many x plus y features (its covariance is (d, d))."""
@@ -144,6 +145,7 @@ class MIResult:
     preprocess: str = ""  # the reported critic's preprocessing of continuous sides ("" before the report stage)
     deterministic: bool = False  # the dependence is deterministic or too strong to measure: nats is a lower bound
     knn: dict[str, float] = field(default_factory=dict)  # the KSG check on the test split (see _crosscheck); {} where none ran
+    screen: dict[str, Any] = field(default_factory=dict)  # wide inputs: the columns kept by the screen (neuralmi.screen), else {}
 
     @property
     def bits(self) -> float:
@@ -192,6 +194,7 @@ class MIResult:
             "device": self.device,
             "preprocess": self.preprocess,
             "knn": dict(self.knn),
+            "screen": self.screen,
             "warnings": list(self.warnings),
             "curve": self.curve,
             "config": config,
@@ -264,6 +267,7 @@ def encode_pair(
             encoded.append(scaler(data))
             continue
         arr = as_samples(data, name)
+        shape = scaler.input_shape if isinstance(scaler, Columns) else shape
         if tuple(arr.shape[1:]) != tuple(shape):
             raise NeuralMIError(f"{name} samples have shape {arr.shape[1:]}, the critic was fitted on {tuple(shape)}")
         encoded.append(scaler(arr))
@@ -327,6 +331,7 @@ class Prepared:
     notes: tuple[str, ...] = ()
     preprocess: Preprocess = "normal_scores"
     alternative: Prepared | None = None  # the same split standardised, where normal scores would hide the data's geometry
+    screen: dict[str, Any] = field(default_factory=dict)  # wide inputs: the screen's record (x_shape, y_shape: the kept columns)
 
     @property
     def dims(self) -> tuple[int, int]:
@@ -361,13 +366,44 @@ def _side(data: Any, name: str, discrete: bool) -> tuple[np.ndarray, np.ndarray 
     return samples, None, note
 
 
-def _fit_scaler(values: np.ndarray, categories: np.ndarray | None, idx: np.ndarray, preprocess: Preprocess) -> Scaler:
+def _fit_scaler(
+    values: np.ndarray, categories: np.ndarray | None, idx: np.ndarray, preprocess: Preprocess, columns: np.ndarray | None = None
+) -> Scaler:
     if categories is not None:
         return Categorical.fit(values[idx], categories)
     # idx is a seeded permutation: its head is a random sample
-    rows = values[idx[:PREPROCESS_FIT_ROWS]].astype(np.float64, copy=False)
+    rows = values[idx[:PREPROCESS_FIT_ROWS]]
     release_pages(values)
-    return PREPROCESSORS[preprocess].fit(rows)
+    if columns is not None:
+        inner = PREPROCESSORS[preprocess].fit(rows.reshape(len(rows), -1)[:, columns].astype(np.float64))
+        return Columns(inner, columns, tuple(values.shape[1:]))
+    return PREPROCESSORS[preprocess].fit(rows.astype(np.float64, copy=False))
+
+
+def _screen(
+    sides: tuple[np.ndarray, np.ndarray], idx: np.ndarray, threads: int | None
+) -> tuple[dict[str, Any], tuple[np.ndarray | None, ...], str | None]:
+    """(the record, the kept columns of each side, a note) of a screen of wide continuous sides on training rows ``idx``.
+
+    It runs on ``threads`` torch threads (None: :func:`default_threads` of the full widths). Not
+    wide (:func:`neuralmi.screen.screen_width`): an empty record, all columns and no note.
+    """
+    dims = tuple(int(np.prod(v.shape[1:])) for v in sides)
+    cap = screen_width((dims[0], dims[1]), len(idx))
+    if cap is None:
+        return {}, (None, None), None
+    rows = [v[idx[:PREPROCESS_FIT_ROWS]] for v in sides]
+    for v in sides:
+        release_pages(v)
+    with _threads(threads or default_threads((dims[0], dims[1]))):
+        fitted = fit_screen(rows[0].reshape(len(rows[0]), -1), rows[1].reshape(len(rows[1]), -1), cap)
+    kept = [len(c) if c is not None else d for c, d in zip((fitted.x_columns, fitted.y_columns), dims)]
+    note = (
+        f"wide inputs ({dims[0]:,} + {dims[1]:,} features, {len(idx):,} training rows): a screen of every column pair on the "
+        f"training split kept {kept[0]} + {kept[1]} columns ({fitted.passed[0]} + {fitted.passed[1]} beat its threshold, "
+        f"z > {fitted.threshold:.2f}); the estimate is the MI of the kept columns, a lower bound on I(X;Y) (result.screen; screen=False for all columns)"
+    )
+    return fitted.record(), (fitted.x_columns, fitted.y_columns), note
 
 
 def _apply(scaler: Scaler, values: np.ndarray, categories: np.ndarray | None) -> np.ndarray:
@@ -411,7 +447,14 @@ and validation decides."""
 
 
 def prepare(
-    x: Any, y: Any, cfg: EstimatorConfig, device: DeviceKind | str | torch.device | None = None, *, alternative: bool = True
+    x: Any,
+    y: Any,
+    cfg: EstimatorConfig,
+    device: DeviceKind | str | torch.device | None = None,
+    *,
+    alternative: bool = True,
+    screen: bool = False,
+    threads: int | None = None,
 ) -> Prepared:
     """Validate, split by index (seeded), fit preprocessing on the training split, move to ``device`` (see :func:`pick_device`).
 
@@ -420,7 +463,10 @@ def prepare(
     rows at a time, straight into its float32 tensor on the device. Continuous preprocessing is
     fitted on at most :data:`PREPROCESS_FIT_ROWS` training rows. Where the density-ratio critic will
     be a candidate on continuous data preprocessed by normal scores, the same split under
-    :data:`ALTERNATIVE_PREPROCESS` is prepared too (``alternative``).
+    :data:`ALTERNATIVE_PREPROCESS` is prepared too (``alternative``). With ``screen`` (and
+    ``cfg.screen``), wide continuous inputs keep only the columns a screen of the training rows
+    selects (:mod:`neuralmi.screen`, on ``threads`` torch threads); each side's preprocessing then takes the full samples, and
+    no second view is prepared (it would double the density-ratio critic's time on the wide path).
     """
     if y is None:
         x, y = read_pairs(x)
@@ -443,16 +489,21 @@ def prepare(
     notes = tuple(note for note in (x_note, y_note) if note is not None)
     sides = ((xs, x_cats), (ys, y_cats))
     splits = [train_idx, val_idx, test_idx]
+    record: dict[str, Any] = {}
+    columns: tuple[np.ndarray | None, ...] = (None, None)
+    if screen and cfg.screen and not (cfg.discrete_x or cfg.discrete_y):
+        record, columns, note = _screen((xs, ys), train_idx, threads)
+        notes += (note,) if note is not None else ()
 
     def view(preprocess: Preprocess) -> Prepared:
-        scalers = tuple(_fit_scaler(values, cats, train_idx, preprocess) for values, cats in sides)
+        scalers = tuple(_fit_scaler(v, c, train_idx, preprocess, cols) for (v, c), cols in zip(sides, columns))
         train, val, test = zip(*(_split_rows(s, v, c, splits, target) for s, (v, c) in zip(scalers, sides)))
         x_shape, y_shape = (tuple(t.shape[1:]) for t in train)
         discrete = (cfg.discrete_x, cfg.discrete_y)
-        return Prepared(train, val, test, scalers, x_shape, y_shape, target, discrete, notes, preprocess)  # type: ignore[arg-type]
+        return Prepared(train, val, test, scalers, x_shape, y_shape, target, discrete, notes, preprocess, screen=record)  # type: ignore[arg-type]
 
     data = view(cfg.preprocess)
-    if alternative and cfg.preprocess != ALTERNATIVE_PREPROCESS and _density_ratio_offered(data, cfg):
+    if alternative and not record and cfg.preprocess != ALTERNATIVE_PREPROCESS and _density_ratio_offered(data, cfg):
         data = dataclasses.replace(data, alternative=view(ALTERNATIVE_PREPROCESS))
     return data
 
@@ -712,6 +763,7 @@ def report(data: Prepared, candidates: list[Candidate], cfg: EstimatorConfig, st
         preprocess=view.preprocess,
         deterministic=why is not None,
         knn=knn,
+        screen=data.screen,
     )
     messages = [*data.notes, *set_aside, *_warnings(result, kept, candidates, int(held_out.block.min()))]
     if knn and ci[1] > knn["ci_high_before"]:
@@ -802,7 +854,7 @@ def estimate_mi(
     given = {"device": device, "progress": progress, "checkpoint": checkpoint, "checkpoint_every": checkpoint_every}
     cfg, run = _config(config, options, critic, {**given, "threads": threads})
     start = time.perf_counter()
-    data = prepare(x, y, cfg, run.device, alternative=critic is None)
+    data = prepare(x, y, cfg, run.device, alternative=critic is None, screen=critic is None, threads=run.threads)
     with _threads(run.threads or default_threads(data.dims)):
         candidates = fit(data, cfg, critic, run)
         return report(data, candidates, cfg, start)

@@ -29,6 +29,7 @@ from neuralmi.data import PREPROCESSORS
 from neuralmi.errors import NeuralMIError
 from neuralmi.estimate import EstimatorConfig, MIResult, Scaler
 from neuralmi.labels import Categorical
+from neuralmi.screen import Columns
 
 __all__ = [
     "FORMAT_VERSION",
@@ -308,7 +309,7 @@ def _rebuild(summary: dict[str, Any], raw: dict[str, bytes]) -> SavedEstimator:
     preps = [Categorical if discrete else PREPROCESSORS[preprocess] for discrete in (cfg.discrete_x, cfg.discrete_y)]
     if _conditional(summary):  # Z of a conditional estimator
         preps.append(Categorical if summary["discrete_z"] else PREPROCESSORS[preprocess])
-    x_prep, y_prep, *z_prep = (
-        prep.from_arrays({k[2:]: v for k, v in arrays.items() if k.startswith(f"{side}_")}) for prep, side in zip(preps, "xyz")
-    )
+    parts = [{k[2:]: v for k, v in arrays.items() if k.startswith(f"{side}_")} for side in "xyz"]
+    x_prep, y_prep = (Columns.from_arrays(prep, part) for prep, part in zip(preps[:2], parts))  # a screened side too
+    z_prep = [prep.from_arrays(part) for prep, part in zip(preps[2:], parts[2:])]
     return SavedEstimator(critic, summary, x_prep, y_prep, *z_prep)
