@@ -44,11 +44,18 @@ def _batch() -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _critics() -> dict[str, nn.Module]:
+    """The critics with every weight drawn at random: their zero-initialised last layers would score every pair 0,
+    and no gradient would then reach the gathered y or the encoder (an all-zero check passes any gather)."""
     torch.manual_seed(1)
-    return {
+    critics = {
         "separable": SeparableCritic(3, 3, hidden=(8,), embed_dim=4).double(),
         "concat": ConcatCritic(3, 3, hidden=(8,)).double(),
     }
+    with torch.no_grad():
+        for critic in critics.values():
+            for p in critic.parameters():
+                p.normal_(0.0, 0.5)
+    return critics
 
 
 def _worker(rank: int, init_file: str) -> None:

@@ -47,13 +47,14 @@ def knn_check(test: tuple[np.ndarray, np.ndarray], seed: int) -> KSGEstimate | N
     >>> knn_check((np.round(x), y), seed=0) is None  # ties: not continuous
     True
     """
-    x, y = (np.asarray(t, dtype=np.float64).reshape(len(t), -1) for t in test)
-    if x.shape[1] + y.shape[1] > KNN_MAX_DIMS or len(x) < KNN_MIN_ROWS:
+    n = len(test[0])
+    if test[0].reshape(n, -1).shape[1] + test[1].reshape(n, -1).shape[1] > KNN_MAX_DIMS or n < KNN_MIN_ROWS:
         return None
+    rows = np.sort(np.random.default_rng(seed).permutation(n)[:KNN_ROWS])  # only these are copied (a split may be huge)
+    x, y = (np.asarray(t[rows], dtype=np.float64).reshape(len(rows), -1) for t in test)
     if (_distinct_fraction(x) < MIN_DISTINCT).any() or (_distinct_fraction(y) < MIN_DISTINCT).any():
         return None
-    rows = np.sort(np.random.default_rng(seed).permutation(len(x))[:KNN_ROWS])
-    estimate = ksg(x[rows], y[rows], seed=seed)
+    estimate = ksg(x, y, seed=seed)
     return estimate if math.isfinite(estimate) and math.isfinite(estimate.stderr) else None
 
 

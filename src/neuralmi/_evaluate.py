@@ -62,7 +62,7 @@ def score_blocks(critic: nn.Module, x: Tensor, y: Tensor, block_size: int, repor
     passes over each block) are computed for ``"infonce"`` or None only.
     """
     n, columns = len(x), report in (None, "infonce")
-    parts: list[list[np.ndarray]] = [[], [], [], [], [], []]
+    outs, start = [np.empty(n) for _ in range(6 if columns else 5)], 0  # filled block by block: no parts to concatenate
     for idx in np.array_split(np.arange(n), max(1, n // block_size)):
         s = critic(x[idx], y[idx])
         if s.dtype in (torch.float16, torch.bfloat16):
@@ -75,11 +75,11 @@ def score_blocks(critic: nn.Module, x: Tensor, y: Tensor, block_size: int, repor
         with np.errstate(invalid="ignore"):  # non-finite scores stay NaN; the callers check every result is finite
             row_all = np.logaddexp(row, joint)
         stats = (joint, row, _log_sum_exp(s, 0), row_all, np.full(len(idx), float(len(idx))))
-        for store, value in zip(parts, (*stats, _column_drops(s, row_all) if columns else None)):
-            if value is not None:
-                store.append(value)
-    joint, row, col, row_all, block = (np.concatenate(p) for p in parts[:5])
-    return HeldOut(joint, row, col, row_all, block, np.concatenate(parts[5]) if columns else None)
+        for out, value in zip(outs, (*stats, _column_drops(s, row_all)) if columns else stats):
+            out[start : start + len(idx)] = value
+        start += len(idx)
+    joint, row, col, row_all, block = outs[:5]
+    return HeldOut(joint, row, col, row_all, block, outs[5] if columns else None)
 
 
 def dv_like(h: HeldOut, kind: str) -> tuple[float, np.ndarray]:

@@ -1,8 +1,10 @@
-"""Masked reductions over score matrices (private helpers for the bounds).
+"""Masked reductions over score matrices (private helpers for the bounds), and chunked float64 moments.
 
 The marginal (off-diagonal) terms are computed with a diagonal mask inside each reduction:
 ``-inf`` inside ``logsumexp`` for log-mean-exps, and a masked elementwise function for means.
 No N(N-1) copy is made (its scatter backward is slow) and no masked entry adds a term.
+The closed-form fits (covariances, least squares) sum float64 terms over chunks of rows, so
+no float64 copy of all rows is ever held.
 """
 
 from __future__ import annotations
@@ -16,7 +18,16 @@ from torch import Tensor
 
 from neuralmi.errors import NeuralMIError
 
-__all__ = ["check_square", "joint", "logmeanexp", "marginal_logmeanexp", "marginal_mean"]
+__all__ = [
+    "MOMENT_ROWS",
+    "check_square",
+    "chunked_moments",
+    "chunked_sum",
+    "joint",
+    "logmeanexp",
+    "marginal_logmeanexp",
+    "marginal_mean",
+]
 
 
 def check_square(scores: Tensor, name: str = "scores") -> None:
@@ -110,3 +121,43 @@ class _OffDiagonalLogSumExp(torch.autograd.Function):
             masked = scores.to(e.dtype).masked_fill(_eye(scores), float("-inf"))
             return (grad * torch.softmax(masked.reshape(-1), 0).reshape(scores.shape)).to(scores.dtype)
         return (e * (grad / total)).to(scores.dtype)
+
+
+MOMENT_ROWS = 65_536
+"""Rows per chunk of the float64 reductions: temporaries stay a few MB at any row count."""
+
+
+def chunked_sum(term: Callable[[int, int], Tensor], n: int, rows: int = MOMENT_ROWS) -> Tensor:
+    """``sum_k term(a_k, b_k)`` over consecutive chunks ``[a_k, b_k)`` of ``range(n)``: a reduction over n rows, a chunk at a time.
+
+    >>> v = torch.arange(10.0)
+    >>> float(chunked_sum(lambda a, b: v[a:b].sum(), 10, rows=3))
+    45.0
+    """
+    if n < 1:
+        raise ValueError(f"a sum over rows needs at least one row, got n = {n}")
+    total = term(0, min(n, rows))
+    for a in range(rows, n, rows):
+        total = total + term(a, min(n, a + rows))
+    return total
+
+
+def chunked_moments(rows_of: Callable[[int, int], Tensor], n: int, rows: int = MOMENT_ROWS) -> tuple[Tensor, Tensor]:
+    r"""(mean, unbiased covariance) in float64 of the n rows that ``rows_of(a, b)`` gives as (b - a, d), a chunk at a time.
+
+    Two passes, as ``torch.cov`` computes it: the mean, then
+    :math:`\frac{1}{n-1} \sum_i (z_i - \bar z)(z_i - \bar z)^T` over centred chunks (no
+    cancellation from raw second moments). Memory: a chunk, never all n rows in float64.
+
+    >>> z = torch.randn(100, 3, dtype=torch.float64)
+    >>> mean, cov = chunked_moments(lambda a, b: z[a:b], 100, rows=7)
+    >>> torch.allclose(cov, torch.cov(z.T)) and torch.allclose(mean, z.mean(0))
+    True
+    """
+    mean = chunked_sum(lambda a, b: rows_of(a, b).double().sum(0), n, rows) / n
+
+    def outer(a: int, b: int) -> Tensor:
+        centred = rows_of(a, b).double() - mean
+        return centred.T @ centred
+
+    return mean, chunked_sum(outer, n, rows) / (n - 1)

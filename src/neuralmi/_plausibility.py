@@ -8,7 +8,9 @@ measure. Two cheap checks find the last case on the preprocessed features:
 - **exact**: a y feature is a strictly monotone function of an x feature on every training row
   (both without ties): the same order of the rows, or the reversed one. The true MI is infinite.
 - **near-deterministic**: a least-squares fit of one feature on the other side's features, made on
-  the training split, leaves a held-out residual variance fraction ``r`` on the test split whose
+  the training split (at most :data:`LINEAR_CHECK_ROWS` of its rows, and of the test split's: random
+  samples, both splits being in seeded random order), leaves a held-out residual variance fraction
+  ``r`` on the test split whose
   Gaussian-equivalent MI ``-ln(r) / 2`` (the MI of a jointly Gaussian pair with that residual)
   comes within :data:`SATURATION_MARGIN` nat of the bound's ceiling. A linear fit can only
   under-state a dependence, so strong but noisy dependence spread over several features is not
@@ -34,6 +36,7 @@ __all__ = [
     "FLOOR",
     "FUNCTION_MAX_DIMS",
     "FUNCTION_MIN_NATS",
+    "LINEAR_CHECK_ROWS",
     "MIN_DISTINCT",
     "MIN_ROWS_FOR_ORDER",
     "NOISE_FREE_SHARE",
@@ -52,6 +55,9 @@ FLOOR = -1.0
 
 SATURATION_MARGIN = 1.0
 """Nats below the ceiling from which one feature's Gaussian-equivalent MI counts as near-deterministic (as the near-ceiling warning)."""
+
+LINEAR_CHECK_ROWS = 100_000
+"""The least-squares check reads at most this many rows of each split, so its float64 copies stay a few tens of MB."""
 
 MIN_ROWS_FOR_ORDER = 20
 """Training rows needed before equal row orders count as a monotone function (chance: 2 / 20! per feature pair)."""
@@ -272,7 +278,8 @@ def deterministic_dependence(
         )
     if not linear:
         return None
-    fraction, which = linear_residual(train, test)
+    head = LINEAR_CHECK_ROWS
+    fraction, which = linear_residual((train[0][:head], train[1][:head]), (test[0][:head], test[1][:head]))
     gaussian = -0.5 * math.log(fraction) if fraction > 0 else math.inf
     if gaussian >= limit - SATURATION_MARGIN:
         return (

@@ -16,6 +16,7 @@ from typing import Literal, get_args
 import torch
 from torch import Tensor, nn
 
+from neuralmi._math import chunked_moments
 from neuralmi.errors import NeuralMIError
 
 __all__ = [
@@ -306,18 +307,20 @@ class GaussianCritic(_QuadraticForm):
 
     @classmethod
     def fit(cls, x: Tensor, y: Tensor, ridge: float = 1e-3) -> GaussianCritic:
-        """Fit to samples x (n, ...) and y (n, ...) in float64; ``ridge`` is added to each feature's variance."""
+        """Fit to samples x (n, ...) and y (n, ...) in float64; ``ridge`` is added to each feature's variance.
+
+        The mean and covariance are accumulated in float64 over chunks of rows (no float64 copy of the samples).
+        """
         if len(x) != len(y):
             raise NeuralMIError(f"x and y must hold the same number of samples, got {len(x)} and {len(y)}")
         if not (ridge >= 0 and math.isfinite(ridge)):
             raise NeuralMIError(f"ridge must be a non-negative finite number, got {ridge!r}")
-        ex, ey = x.reshape(len(x), -1).double(), y.reshape(len(y), -1).double()
+        ex, ey = x.reshape(len(x), -1), y.reshape(len(y), -1)
         dx, dy = ex.shape[1], ey.shape[1]
         if len(ex) <= dx + dy:
             raise NeuralMIError(f"a Gaussian critic needs more samples than features: {len(ex)} samples, {dx + dy} features")
-        z = torch.cat((ex, ey), 1)
-        mean = z.mean(0)
-        cov = torch.cov(z.T).reshape(dx + dy, dx + dy) + ridge * torch.eye(dx + dy, dtype=z.dtype, device=z.device)
+        mean, cov = chunked_moments(lambda a, b: torch.cat((ex[a:b].double(), ey[a:b].double()), 1), len(ex))
+        cov = cov + ridge * torch.eye(dx + dy, dtype=cov.dtype, device=cov.device)
         precision = torch.linalg.inv(cov)
         inv_x, inv_y = torch.linalg.inv(cov[:dx, :dx]), torch.linalg.inv(cov[dx:, dx:])
         logdet = torch.linalg.slogdet

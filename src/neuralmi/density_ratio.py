@@ -23,6 +23,7 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
+from neuralmi._math import chunked_moments, chunked_sum
 from neuralmi.critics import Activation, mlp
 from neuralmi.errors import NeuralMIError
 
@@ -128,18 +129,25 @@ class MixtureDensityNetwork(nn.Module):
 
     @torch.no_grad()
     def fit_whitening_(self, u: Tensor, v: Tensor, ridge: float = 1e-3) -> None:
-        """Least-squares fit ``v ~ u B + b`` (float64): W whitens its residuals, A and a are its means in w units."""
-        u64, v64 = u.double(), v.double()
-        design = torch.cat((u64, torch.ones(len(u64), 1, dtype=u64.dtype, device=u64.device)), 1)
-        gram = design.T @ design
+        """Least-squares fit ``v ~ u B + b`` (float64): W whitens its residuals, A and a are its means in w units.
+
+        The normal equations and the residuals' moments are summed in float64 over chunks of rows.
+        """
+        u2, v2, n = u.reshape(len(u), -1), v.reshape(len(v), -1), len(u)
+
+        def design(a: int, b: int) -> Tensor:
+            part = u2[a:b].double()
+            return torch.cat((part, part.new_ones(b - a, 1)), 1)
+
+        gram = chunked_sum(lambda a, b: design(a, b).T @ design(a, b), n)
         coef = torch.linalg.solve(
-            gram + 1e-9 * gram.diagonal().max() * torch.eye(len(gram), dtype=gram.dtype, device=gram.device), design.T @ v64
+            gram + 1e-9 * gram.diagonal().max() * torch.eye(len(gram), dtype=gram.dtype, device=gram.device),
+            chunked_sum(lambda a, b: design(a, b).T @ v2[a:b].double(), n),
         )
-        residual = v64 - design @ coef
-        eye = torch.eye(self.features, dtype=v64.dtype, device=v64.device)
-        cov = torch.atleast_2d(torch.cov(residual.T)) + ridge * eye
+        _, residual_cov = chunked_moments(lambda a, b: v2[a:b].double() - design(a, b) @ coef, n)
+        cov = residual_cov + ridge * torch.eye(self.features, dtype=coef.dtype, device=coef.device)
         white = torch.linalg.inv(torch.linalg.cholesky(cov)).T  # w = (v - m) W has identity residual covariance
-        mean = v64.mean(0)
+        mean = chunked_sum(lambda a, b: v2[a:b].double().sum(0), n) / n
         self.shift.copy_(mean)
         self.whitening.copy_(white)
         self.log_det.copy_(torch.linalg.slogdet(white)[1])

@@ -11,12 +11,13 @@ No number is ever computed on samples the critic was trained or selected on.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import os
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -332,6 +333,8 @@ class Prepared:
     preprocess: Preprocess = "normal_scores"
     alternative: Prepared | None = None  # the same split standardised, where normal scores would hide the data's geometry
     screen: dict[str, Any] = field(default_factory=dict)  # wide inputs: the screen's record (x_shape, y_shape: the kept columns)
+    test_later: Callable[[], tuple[Tensor, Tensor]] | None = field(default=None, repr=False, compare=False)
+    """Where set, ``test`` is empty and this preprocesses the test split: :meth:`view` calls it once, when a report needs it."""
 
     @property
     def dims(self) -> tuple[int, int]:
@@ -344,7 +347,15 @@ class Prepared:
             return self
         if self.alternative is None or self.alternative.preprocess != preprocess:
             raise NeuralMIError(f"no {preprocess!r} view of the data was prepared")
-        return self.alternative
+        return self._alternative_with_test
+
+    @functools.cached_property
+    def _alternative_with_test(self) -> Prepared:
+        alternative = self.alternative
+        assert alternative is not None
+        if alternative.test_later is None:
+            return alternative
+        return dataclasses.replace(alternative, test=alternative.test_later(), test_later=None)
 
 
 MIN_VAL_ROWS = 4
@@ -419,9 +430,9 @@ def _split_rows(
     """Each split's preprocessed rows of one side as a float32 tensor on ``device``, in the split's order.
 
     The source is read once, in consecutive blocks of rows (a memory map's pages released after
-    each), and each block's rows are scattered to their places in the splits.
+    each), and each block's rows are scattered to their places in the splits; rows in no split are skipped.
     """
-    which, where = np.empty(len(values), dtype=np.int8), np.empty(len(values), dtype=np.int64)
+    which, where = np.full(len(values), -1, dtype=np.int8), np.empty(len(values), dtype=np.int64)
     for k, idx in enumerate(splits):
         which[idx], where[idx] = k, np.arange(len(idx))
     outs: list[Tensor] = []
@@ -445,6 +456,11 @@ they bend the joint geometry of everything else: a scale mixture (Student-t) los
 form and a Gaussian mixture stops being one. The density-ratio critic is fitted on both views
 and validation decides."""
 
+DENSITY_RATIO_TRAIN_ROWS = 512_000
+"""The density-ratio candidates are fitted on at most this many training rows (the head of the seeded training
+order, a random sample): their 2,000 steps of 256 rows draw no more. The alternative view holds no more training
+rows; its validation and test rows are the main view's, its test split preprocessed only when a report needs it."""
+
 
 def prepare(
     x: Any,
@@ -463,10 +479,12 @@ def prepare(
     rows at a time, straight into its float32 tensor on the device. Continuous preprocessing is
     fitted on at most :data:`PREPROCESS_FIT_ROWS` training rows. Where the density-ratio critic will
     be a candidate on continuous data preprocessed by normal scores, the same split under
-    :data:`ALTERNATIVE_PREPROCESS` is prepared too (``alternative``). With ``screen`` (and
-    ``cfg.screen``), wide continuous inputs keep only the columns a screen of the training rows
-    selects (:mod:`neuralmi.screen`, on ``threads`` torch threads); each side's preprocessing then takes the full samples, and
-    no second view is prepared (it would double the density-ratio critic's time on the wide path).
+    :data:`ALTERNATIVE_PREPROCESS` is prepared too (``alternative``), with at most
+    :data:`DENSITY_RATIO_TRAIN_ROWS` of its training rows and its test split left for :meth:`Prepared.view`.
+    With ``screen`` (and ``cfg.screen``), wide continuous inputs keep only the columns a screen of
+    the training rows selects (:mod:`neuralmi.screen`, on ``threads`` torch threads); each side's
+    preprocessing then takes the full samples, and no second view is prepared (it would double the
+    density-ratio critic's time on the wide path).
     """
     if y is None:
         x, y = read_pairs(x)
@@ -488,24 +506,34 @@ def prepare(
     target = pick_device(device)
     notes = tuple(note for note in (x_note, y_note) if note is not None)
     sides = ((xs, x_cats), (ys, y_cats))
-    splits = [train_idx, val_idx, test_idx]
     record: dict[str, Any] = {}
     columns: tuple[np.ndarray | None, ...] = (None, None)
     if screen and cfg.screen and not (cfg.discrete_x or cfg.discrete_y):
         record, columns, note = _screen((xs, ys), train_idx, threads)
         notes += (note,) if note is not None else ()
 
-    def view(preprocess: Preprocess) -> Prepared:
+    def view(preprocess: Preprocess, train_rows: int | None = None, test_now: bool = True) -> Prepared:
         scalers = tuple(_fit_scaler(v, c, train_idx, preprocess, cols) for (v, c), cols in zip(sides, columns))
-        train, val, test = zip(*(_split_rows(s, v, c, splits, target) for s, (v, c) in zip(scalers, sides)))
+        parts = [train_idx[:train_rows], val_idx, test_idx if test_now else test_idx[:0]]
+        train, val, test = zip(*(_split_rows(s, v, c, parts, target) for s, (v, c) in zip(scalers, sides)))
         x_shape, y_shape = (tuple(t.shape[1:]) for t in train)
         discrete = (cfg.discrete_x, cfg.discrete_y)
-        return Prepared(train, val, test, scalers, x_shape, y_shape, target, discrete, notes, preprocess, screen=record)  # type: ignore[arg-type]
+        later = None if test_now else functools.partial(_test_rows, scalers, sides, test_idx.copy(), target)
+        args = (train, val, test, scalers, x_shape, y_shape, target, discrete, notes, preprocess)
+        return Prepared(*args, screen=record, test_later=later)  # type: ignore[arg-type]
 
     data = view(cfg.preprocess)
     if alternative and not record and cfg.preprocess != ALTERNATIVE_PREPROCESS and _density_ratio_offered(data, cfg):
-        data = dataclasses.replace(data, alternative=view(ALTERNATIVE_PREPROCESS))
+        data = dataclasses.replace(data, alternative=view(ALTERNATIVE_PREPROCESS, DENSITY_RATIO_TRAIN_ROWS, test_now=False))
     return data
+
+
+def _test_rows(
+    scalers: Sequence[Scaler], sides: Sequence[tuple[np.ndarray, np.ndarray | None]], rows: np.ndarray, device: torch.device
+) -> tuple[Tensor, Tensor]:
+    """The preprocessed test rows of both sides (a view's test split, made when first needed)."""
+    x, y = (_split_rows(s, v, c, [rows], device)[0] for s, (v, c) in zip(scalers, sides))
+    return x, y
 
 
 # ---------------------------------------------------------------- fit
@@ -572,7 +600,8 @@ def fit(data: Prepared, cfg: EstimatorConfig, critic: nn.Module | None = None, r
             if quadratic.kept_step > 0:  # otherwise it is the Gaussian fit again
                 candidates.append(quadratic)
     if _density_ratio_offered(data, cfg):
-        candidates.append(fit_density_ratio_candidate(data.train, data.val, cfg))
+        head = DENSITY_RATIO_TRAIN_ROWS
+        candidates.append(fit_density_ratio_candidate((data.train[0][:head], data.train[1][:head]), data.val, cfg))
         if data.alternative is not None:
             view = data.alternative
             candidates.append(fit_density_ratio_candidate(view.train, view.val, cfg, preprocess=view.preprocess))
