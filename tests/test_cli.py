@@ -613,6 +613,11 @@ def test_ctrl_c_while_moving_outputs_into_place_leaves_all_of_them(
     assert (d / "c.png").read_bytes()[:4] == b"\x89PNG" and load(d / "m").summary["x_shape"] == [2] and hidden(d) == []
 
 
+def _interactive_sigint() -> None:
+    """In the child: SIGINT as a terminal delivers it (a CI job run in the background may inherit it ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.skipif(os.name != "posix", reason="sends SIGINT")
 @pytest.mark.parametrize("launcher", ["module", "script"])
 def test_ctrl_c_while_importing_is_one_line_and_130(pair: tuple[Path, Path], launcher: str) -> None:
@@ -623,7 +628,7 @@ def test_ctrl_c_while_importing_is_one_line_and_130(pair: tuple[Path, Path], lau
     codes = []
     for delay in (0.3, 0.8, 1.5, 3.0):
         cmd = [*start, "estimate", str(pair[0]), str(pair[1]), "--steps", "5", "--quiet"]
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_interactive_sigint)
         time.sleep(delay)
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=120)
@@ -655,7 +660,31 @@ def test_a_ctrl_c_held_during_the_import_is_reported_after_it(
                 raise
         return real_import(name, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr("builtins.__import__", importing)
-    assert launch.run(["bounds"]) == 130 and not raised_inside
-    assert capsys.readouterr().err == "neuralmi: interrupted\n"
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in an interactive shell
+    try:
+        monkeypatch.setattr("builtins.__import__", importing)
+        assert launch.run(["bounds"]) == 130 and not raised_inside
+        assert capsys.readouterr().err == "neuralmi: interrupted\n"
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
+def test_an_ignored_sigint_stays_ignored_during_the_import(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under nohup or in a background job SIGINT is ignored: the launcher neither records it nor changes that."""
+    import neuralmi.__main__ as launch
+
+    real_import = __import__
+
+    def importing(name: str, *args: object, **kwargs: object) -> object:
+        if name == "neuralmi.cli":
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)
+        return real_import(name, *args, **kwargs)  # type: ignore[arg-type]
+
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        monkeypatch.setattr("builtins.__import__", importing)
+        assert launch.run(["bounds"]) == 0 and signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)

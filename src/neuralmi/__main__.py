@@ -14,10 +14,14 @@ def _import_main() -> Callable[[Sequence[str] | None], int]:
     "terminate called", exit -6), so during the import the signal is only recorded.
     """
     caught: list[int] = []
-    try:
-        previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
-    except ValueError:  # not the main thread: signals cannot be handled here anyway
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is signal.SIG_IGN:  # ignored by the caller (nohup, a background job): leave it so
         previous = None
+    else:
+        try:
+            signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+        except ValueError:  # not the main thread: signals cannot be handled here anyway
+            previous = None
     try:
         from neuralmi.cli import main
     finally:
