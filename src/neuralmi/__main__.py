@@ -1,6 +1,5 @@
 """``python -m neuralmi`` and the ``neuralmi`` command: the command line, with Ctrl-C held off while torch loads."""
 
-import signal
 import sys
 from collections.abc import Callable, Sequence
 
@@ -8,27 +7,15 @@ __all__ = ["run"]
 
 
 def _import_main() -> Callable[[Sequence[str] | None], int]:
-    """Import the command line with SIGINT deferred, then raise KeyboardInterrupt if one came.
+    """Import the command line with SIGINT deferred (:func:`neuralmi._files.deferred_interrupt`), then raise it.
 
     A KeyboardInterrupt raised inside torch's C++ initialisation can abort the process (pybind11
     "terminate called", exit -6), so during the import the signal is only recorded.
     """
-    caught: list[int] = []
-    previous = signal.getsignal(signal.SIGINT)
-    if previous is signal.SIG_IGN:  # ignored by the caller (nohup, a background job): leave it so
-        previous = None
-    else:
-        try:
-            signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
-        except ValueError:  # not the main thread: signals cannot be handled here anyway
-            previous = None
-    try:
+    from neuralmi._files import deferred_interrupt
+
+    with deferred_interrupt():
         from neuralmi.cli import main
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
-    if caught:
-        raise KeyboardInterrupt
     return main
 
 

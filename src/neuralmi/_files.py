@@ -188,9 +188,10 @@ def _exchange(a: Path, b: Path) -> bool | None:
 def deferred_interrupt() -> Iterator[None]:
     """Hold back Ctrl-C (SIGINT) inside the block and raise ``KeyboardInterrupt`` after it: the block runs whole.
 
-    Only the main thread receives signals; elsewhere the block runs as it is.
+    Only the main thread receives signals; elsewhere the block runs as it is. A SIGINT the caller
+    ignores (nohup, a background job) stays ignored.
     """
-    if threading.current_thread() is not threading.main_thread():
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         yield
         return
     caught: list[int] = []
