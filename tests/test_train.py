@@ -27,7 +27,13 @@ def test_the_trainer_follows_the_schedule_and_plateau_halvings() -> None:
     cfg = EstimatorConfig(max_steps=60, eval_every=5, patience=100, decay_after=1, batch_size=32, lr=3e-3)
     trainer = Trainer(build_critic(cfg, 2, 2), cfg, (x[:150], y[:150]), (x[150:], y[150:]), first_margin=0.0)
     rates: list[float] = []
-    trainer.optimizer.register_step_pre_hook(lambda opt, args, kwargs: rates.append(opt.param_groups[0]["lr"]))
+    step = trainer.optimizer.step
+
+    def step_recording_the_rate() -> None:
+        rates.append(trainer.optimizer.lr)
+        step()
+
+    trainer.optimizer.step = step_recording_the_rate
     assert trainer.run() == 60
 
     best, halvings, improved = -math.inf, 0, 0

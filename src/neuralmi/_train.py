@@ -14,6 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from neuralmi._evaluate import score_blocks, summarise
+from neuralmi._optim import AdamW
 from neuralmi.bounds import get_bound
 from neuralmi.checkpoint import check_matches, fingerprint, load_checkpoint, save_checkpoint
 from neuralmi.config import EstimatorConfig, RunOptions
@@ -63,10 +64,9 @@ def _progress(total: int, initial: int, enabled: bool) -> Any:
     return tqdm(total=total, initial=initial, desc="neuralmi", unit="step", leave=False, file=sys.stderr)
 
 
-def make_optimizer(params: list[Tensor], lr: float, weight_decay: float) -> torch.optim.Optimizer:
+def make_optimizer(params: list[Tensor], lr: float, weight_decay: float) -> AdamW:
     """AdamW, fused into one kernel per step where PyTorch offers it (floating weights on CPU or CUDA)."""
-    fused = all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params)
-    return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, fused=fused or None)
+    return AdamW(params, lr=lr, weight_decay=weight_decay)
 
 
 class Trainer:
@@ -199,8 +199,7 @@ class Trainer:
             self.perm, self.pos = torch.randperm(len(x), generator=self.generator), 0
         idx = self.perm[self.pos : self.pos + batch].to(x.device)
         self.pos += batch
-        for group in self.optimizer.param_groups:
-            group["lr"] = self.config.lr_at(self.step) * self.lr_scale
+        self.optimizer.lr = self.config.lr_at(self.step) * self.lr_scale
         value = self.bound(self.critic(x[idx], y[idx]))
         self.optimizer.zero_grad(set_to_none=True)
         (-value).backward()

@@ -24,6 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from neuralmi._math import chunked_moments, chunked_sum
+from neuralmi._optim import AdamW, cosine_lr
 from neuralmi.critics import Activation, mlp
 from neuralmi.errors import NeuralMIError
 
@@ -410,8 +411,7 @@ def train_mixture(
     w, val = q.whiten(v), (val[0], q.whiten(val[1]))
     batch_size = min(batch_size, n)
     params = list(q.parameters())
-    optimizer = torch.optim.Adam(params, lr=lr, fused=u.device.type in ("cpu", "cuda") or None)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, max_steps, eta_min=lr / 10)
+    optimizer = AdamW(params, lr=lr, weight_decay=0.0)  # Adam
     averaged = copy.deepcopy(q)
     average = list(averaged.parameters())
     best, kept, since = _mean_nll(q, *val), 0, 0
@@ -427,8 +427,8 @@ def train_mixture(
         loss = -q.pairs_whitened(u[idx], w[idx]).mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        optimizer.lr = cosine_lr(step, max_steps, lr, eta_min=lr / 10)
         optimizer.step()
-        schedule.step()
         step += 1
         with torch.no_grad():
             for a, p in zip(average, params):

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from neuralmi._optim import AdamW
 from neuralmi.critics import Activation, _zero_, mlp
 from neuralmi.data import _column_names, _to_numpy, is_numeric_dtype
 from neuralmi.errors import NeuralMIError
@@ -481,8 +482,7 @@ def _descend(
     """
     (x, codes), n = train, len(train[0])
     params = list(critic.parameters())
-    fused = all(p.device.type in ("cpu", "cuda") for p in params) or None
-    optimizer = torch.optim.AdamW(params, lr=settings["lr"], weight_decay=settings["weight_decay"], fused=fused)
+    optimizer = AdamW(params, lr=settings["lr"], weight_decay=settings["weight_decay"])
     batch, max_steps, patience = min(settings["batch_size"], n), settings["max_steps"], settings["patience"]
     every = min(100, max(1, n // batch))  # once an epoch, at least every 100 steps
     best, best_step, step, since = _cross_entropy(critic, *val), 0, 0, 0
