@@ -2,8 +2,7 @@
 
 Run: ``.venv/bin/python benchmarks/labels.py [seeds, default 0,1,2]``. One thread; 60/10/30 splits;
 every figure is the held-out DV of :mod:`neuralmi._evaluate` (1024-row blocks) with its jackknife error.
-Fit times are CPU seconds of :func:`fit_classifier` after one warm-up fit (the first optimiser in a
-process imports ``torch._dynamo``, several seconds once).
+Fit times are CPU seconds of :func:`fit_classifier` after one warm-up fit (which pays one-time costs).
 """
 
 from __future__ import annotations

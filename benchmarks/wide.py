@@ -12,8 +12,7 @@ pairs at seeded random positions, 0.25 nats each (2 nats in all):
 
 Prints one line per run: wall and CPU seconds of ``estimate_mi`` with its defaults, the estimate,
 its 95% interval, the truth, the columns the screen kept and how many planted pairs they hold.
-A first, small call pays the one-time imports (torch's compiler stack, loaded by the first
-optimiser) before the timed runs; its time is printed apart.
+A first, small call pays the one-time imports before the timed runs; its time is printed apart.
 """
 
 from __future__ import annotations
