@@ -576,3 +576,27 @@ def test_overfit_critics_that_detect_nothing_give_an_interval_capped_at_the_ceil
     assert any("implausible" in str(w.message) and "capped at the ceiling" in str(w.message) for w in caught)
     with pytest.raises(NeuralMIError, match=r"no candidate critic gives a usable estimate.*not finite"):
         report(data, [Candidate("separable", NaNCritic(), math.nan, math.nan)], cfg, 0.0)
+
+
+@pytest.mark.slow
+def test_on_sides_of_equal_size_the_density_ratio_is_also_fitted_modelling_x_given_y() -> None:
+    from neuralmi.benchmark import get_task
+
+    task = get_task("gaussian_mixture_2x2_k6")  # 6 components with random covariances, 2 + 2 features
+    x, y = task.sample(0, 6000)
+    result = quiet(x, y, seed=0)
+    reversed_ = [name for name in result.candidates if name.startswith("density_ratio_x|y")]
+    assert len(reversed_) == 1, result.candidates.keys()
+    assert result.critic_kind.startswith("density_ratio") and result.candidates[reversed_[0]]["val"] > 0
+    assert_covers(result, task.truth)
+    if result.critic_kind == reversed_[0]:
+        assert getattr(result.critic, "side", None) == "x|y"
+
+
+def test_on_sides_of_unequal_size_only_the_smaller_side_is_modelled() -> None:
+    from neuralmi.benchmark import get_task
+
+    task = get_task("swiss_roll_2x1")
+    x, y = task.sample(0, 1500)
+    result = quiet(x, y, seed=0, max_steps=50)
+    assert "density_ratio" in result.candidates and not any("x|y" in name for name in result.candidates)

@@ -75,9 +75,10 @@ def test_every_candidate_critic_saves_and_loads_back(tmp_path: Path, kind: str) 
     labels = rng.integers(0, 3, size=1500)
     feature = labels[:, None] + 0.7 * rng.normal(size=(1500, 1))
     other = np.where(rng.random(1500) < 0.8, labels, rng.integers(0, 3, size=1500))
+    parabola = np.column_stack((feature**2 + 0.3 * rng.normal(size=(1500, 1)), rng.normal(size=1500)))  # 1 + 2: no tie
     data = {
-        "density_ratio": ((feature, feature**2 + 0.3 * rng.normal(size=(1500, 1))), {"preprocess": "standardize"}),
-        "density_ratio_standardize": ((feature, feature**2 + 0.3 * rng.normal(size=(1500, 1))), {}),
+        "density_ratio": ((feature, parabola), {"preprocess": "standardize"}),
+        "density_ratio_standardize": ((feature, parabola), {}),
         "classifier": ((feature, np.array(["a", "b", "c"])[labels]), {"discrete_y": True}),
         "contingency": ((labels, other), {"discrete_x": True, "discrete_y": True}),
     }
@@ -94,6 +95,25 @@ def test_every_candidate_critic_saves_and_loads_back(tmp_path: Path, kind: str) 
     assert saved.summary["preprocess"] == result.preprocess
     if kind.startswith("density_ratio"):
         assert result.preprocess == "standardize" and type(saved.x_prep).__name__ == "Standardizer"
+        assert saved.summary["critic_spec"]["side"] == result.critic.side == "x|y"  # the smaller side, x, is modelled
+
+
+def test_a_density_ratio_of_either_side_rebuilds_from_its_description() -> None:
+    """The spec written to result.json names the modelled side; the rebuilt critic scores as the fitted one."""
+    from neuralmi._critic_specs import build_critic_from, describe_critic
+    from neuralmi.config import EstimatorConfig
+    from neuralmi.density_ratio import fit_density_ratio
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(400, 2, generator=g)
+    y = x + 0.5 * torch.randn(400, 2, generator=g)
+    for side in ("y|x", "x|y"):
+        critic = fit_density_ratio((x[:300], y[:300]), (x[300:], y[300:]), seed=0, max_steps=30, side=side)  # type: ignore[arg-type]
+        spec = describe_critic(critic)
+        rebuilt = build_critic_from(spec, EstimatorConfig(), (2, 2))
+        rebuilt.load_state_dict(critic.state_dict())
+        assert spec["side"] == side == rebuilt.side
+        torch.testing.assert_close(rebuilt(x[:5], y[:7]), critic(x[:5], y[:7]))
 
 
 def test_estimate_returns_a_result_that_still_unpacks_with_a_warning(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ import math
 import numpy as np
 
 from neuralmi._call import Z95
-from neuralmi._plausibility import MIN_DISTINCT, _distinct_fraction
+from neuralmi._plausibility import MIN_DISTINCT, distinct_fraction
 from neuralmi.knn import KSGEstimate, ksg
 
 __all__ = ["KNN_MAX_DIMS", "KNN_MIN_ROWS", "KNN_ROWS", "knn_check", "raised_interval"]
@@ -52,7 +52,7 @@ def knn_check(test: tuple[np.ndarray, np.ndarray], seed: int) -> KSGEstimate | N
         return None
     rows = np.sort(np.random.default_rng(seed).permutation(n)[:KNN_ROWS])  # only these are copied (a split may be huge)
     x, y = (np.asarray(t[rows], dtype=np.float64).reshape(len(rows), -1) for t in test)
-    if (_distinct_fraction(x) < MIN_DISTINCT).any() or (_distinct_fraction(y) < MIN_DISTINCT).any():
+    if (distinct_fraction(x) < MIN_DISTINCT).any() or (distinct_fraction(y) < MIN_DISTINCT).any():
         return None
     estimate = ksg(x, y, seed=seed)
     return estimate if math.isfinite(estimate) and math.isfinite(estimate.stderr) else None

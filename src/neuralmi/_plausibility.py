@@ -44,6 +44,7 @@ __all__ = [
     "SIGNATURE_ROWS",
     "ceiling",
     "deterministic_dependence",
+    "distinct_fraction",
     "implausible",
     "linear_residual",
     "monotone_pair",
@@ -137,8 +138,8 @@ MIN_DISTINCT = 0.9
 """The share of distinct training values from which a feature counts as continuous for the least-squares check."""
 
 
-def _distinct_fraction(data: np.ndarray) -> np.ndarray:
-    """Per column of data (n, d), the share of its values that are distinct."""
+def distinct_fraction(data: np.ndarray) -> np.ndarray:
+    """Per column of data (n, d), the share of its values that are distinct: ``(1 + #{sorted steps > 0}) / n``."""
     ordered = np.sort(data, axis=0)
     return (1 + (np.diff(ordered, axis=0) > 0).sum(axis=0)) / max(1, len(data))
 
@@ -169,7 +170,7 @@ def linear_residual(train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray
         coef = np.linalg.lstsq(design, b, rcond=None)[0]
         residual = tb - np.column_stack([np.ones(len(ta)), ta]) @ coef
         spread = tb.var(axis=0)
-        continuous = (spread > 0) & (_distinct_fraction(b) >= MIN_DISTINCT)
+        continuous = (spread > 0) & (distinct_fraction(b) >= MIN_DISTINCT)
         fractions = np.where(continuous, (residual**2).mean(axis=0) / np.where(continuous, spread, 1.0), 1.0)
         j = int(np.argmin(fractions))
         if fractions[j] < best:
@@ -234,8 +235,8 @@ def noise_free_function(
             ta.reshape(len(ta), -1)[:_QUERY_ROWS].astype(np.float64),
             tb.reshape(len(tb), -1)[:_QUERY_ROWS].astype(np.float64),
         )
-        targets = (_distinct_fraction(b) >= MIN_DISTINCT) & (tb.var(axis=0) > 0)
-        sources = np.flatnonzero(_distinct_fraction(a) >= MIN_DISTINCT)
+        targets = (distinct_fraction(b) >= MIN_DISTINCT) & (tb.var(axis=0) > 0)
+        sources = np.flatnonzero(distinct_fraction(a) >= MIN_DISTINCT)
         if len(a) < 4 * MIN_ROWS_FOR_ORDER or not targets.any() or not len(sources):
             continue
         groups: list[tuple[list[int], str]] = [(sources.tolist(), names[0])] if len(sources) <= FUNCTION_MAX_DIMS else []

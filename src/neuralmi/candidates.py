@@ -24,7 +24,7 @@ from neuralmi._evaluate import score_blocks, summarise
 from neuralmi._train import Trainer
 from neuralmi.config import EstimatorConfig, RunOptions
 from neuralmi.critics import GaussianCritic, QuadraticCritic
-from neuralmi.density_ratio import fit_density_ratio
+from neuralmi.density_ratio import Side, fit_density_ratio
 from neuralmi.errors import NeuralMIError
 from neuralmi.labels import Swapped, fit_classifier, fit_contingency
 
@@ -200,16 +200,21 @@ DENSITY_RATIO_STEPS = 2000
 """Step budget of the density-ratio critic's maximum-likelihood fit (it stops on validation NLL)."""
 
 
-def fit_density_ratio_candidate(train: Split, val: Split, cfg: EstimatorConfig, *, preprocess: str | None = None) -> Candidate:
+def fit_density_ratio_candidate(
+    train: Split, val: Split, cfg: EstimatorConfig, *, preprocess: str | None = None, side: Side | None = None
+) -> Candidate:
     """The density-ratio critic ``log q(v|u) - log q̄(v)`` of a mixture density network fitted by maximum likelihood.
 
-    ``preprocess`` names the preprocessing of ``train``/``val`` where it is not the config's.
+    ``preprocess`` names the preprocessing of ``train``/``val`` where it is not the config's; ``side``
+    ("y|x" or "x|y") the modelled side where it is not the default (the smaller one, y|x on a tie),
+    which then joins the name: ``density_ratio_x|y``.
     """
     start = time.perf_counter()
-    critic = fit_density_ratio(train, val, seed=cfg.seed, max_steps=DENSITY_RATIO_STEPS, device=train[0].device)
+    critic = fit_density_ratio(train, val, seed=cfg.seed, max_steps=DENSITY_RATIO_STEPS, device=train[0].device, side=side)
     value, se = validate(critic, val, cfg)
+    kind = "density_ratio" if side is None else f"density_ratio_{side}"
     return Candidate(
-        "density_ratio" if preprocess is None else f"density_ratio_{preprocess}",
+        kind if preprocess is None else f"{kind}_{preprocess}",
         critic,
         value,
         se,
@@ -337,7 +342,15 @@ def fit_ensemble(candidates: list[Candidate], val: Split, cfg: EstimatorConfig) 
     return Candidate(name, critic, value, se, seconds=time.perf_counter() - start, preprocess=detecting[0].preprocess)
 
 
-SIMPLICITY: dict[str, int] = {"gaussian": 0, "contingency": 0, "quadratic": 1, "classifier": 2, "density_ratio": 3}
+SIMPLICITY: dict[str, int] = {
+    "gaussian": 0,
+    "contingency": 0,
+    "quadratic": 1,
+    "classifier": 2,
+    "density_ratio": 3,
+    "density_ratio_x|y": 3,
+    "density_ratio_y|x": 3,
+}
 """How simple each candidate is (fewer fitted degrees of freedom first); trained networks come next, ensembles last."""
 
 

@@ -571,13 +571,47 @@ def _fitted_alone(data: Prepared, cfg: EstimatorConfig) -> list[Candidate]:
     return [fit_quadratic(gaussian.critic, data.train, data.val, cfg)]
 
 
+def _copula_suffices(candidates: list[Candidate]) -> bool:
+    """The Gaussian copula explains what the density ratio found: its validation value is within one of its standard errors of the Gaussian or quadratic critic's.
+
+    Then the normal scores are the view that makes the dependence Gaussian, and the standardised
+    view (which only helps where the copula is not Gaussian) is not fitted.
+    """
+    closed = [c.val for c in candidates if c.kind in ("gaussian", "quadratic") and math.isfinite(c.val)]
+    ratio = next(c for c in candidates if c.name == "density_ratio")
+    return bool(closed) and ratio.val <= max(closed) + ratio.val_stderr
+
+
+def _other_side(data: Prepared, cfg: EstimatorConfig, candidates: list[Candidate]) -> Candidate | None:
+    """On sides of equal size, the density-ratio critic that would report, fitted again modelling x given y.
+
+    With as many features on each side, neither conditional is the natural one to model and either
+    can fit the data better (a mixture of Gaussians given x may be a poorer model than given y), so
+    where a density-ratio candidate is the one :func:`select` keeps, the x|y fit on its view joins
+    the candidates and validation chooses. None otherwise (no extra cost where a closed form reports).
+    """
+    if data.dims[0] != data.dims[1] or not candidates:
+        return None
+    kept, detects = select(candidates)
+    if not detects or kept.kind != "density_ratio":
+        return None
+    view = data if kept.preprocess is None else data.alternative
+    assert view is not None
+    head = DENSITY_RATIO_TRAIN_ROWS
+    train = (view.train[0][:head], view.train[1][:head])
+    return fit_density_ratio_candidate(train, view.val, cfg, preprocess=kept.preprocess, side="x|y")
+
+
 def fit(data: Prepared, cfg: EstimatorConfig, critic: nn.Module | None = None, run: RunOptions | None = None) -> list[Candidate]:
     """The fit stage: every candidate critic that applies, each fitted on the training split and scored on validation.
 
     A critic module you pass is the only candidate; ``critic='gaussian'`` / ``'quadratic'`` fit that
     critic alone. Otherwise: the named network, and the Gaussian critic with its quadratic
-    refinement where they fit. A fit that detects nothing is not refined (a quadratic form sees
-    dependence only through the cross-covariance the fit already measured). ``run`` sets the
+    refinement where they fit, and the density-ratio critic: on the standardised view too where it
+    beats the Gaussian copula (:func:`_copula_suffices`), modelling x given y too where the sides are
+    of equal size and it would be kept (:func:`_other_side`). A fit that detects nothing is not
+    refined (a quadratic form sees dependence only through the cross-covariance the fit already
+    measured). ``run`` sets the
     network's progress bar and checkpoint (default: neither).
     """
     run = run or RunOptions(progress=False)
@@ -602,10 +636,14 @@ def fit(data: Prepared, cfg: EstimatorConfig, critic: nn.Module | None = None, r
     if _density_ratio_offered(data, cfg):
         head = DENSITY_RATIO_TRAIN_ROWS
         candidates.append(fit_density_ratio_candidate((data.train[0][:head], data.train[1][:head]), data.val, cfg))
-        if data.alternative is not None:
+        if data.alternative is not None and not _copula_suffices(candidates):
             view = data.alternative
             candidates.append(fit_density_ratio_candidate(view.train, view.val, cfg, preprocess=view.preprocess))
-    rival = max((c.val - c.val_stderr for c in candidates if c.detects), default=None)
+        other_side = _other_side(data, cfg, candidates)
+        if other_side is not None:
+            candidates.append(other_side)
+    # the network is kept only above the best other candidate plus a standard error (the one-standard-error rule)
+    rival = max((c.val + c.val_stderr for c in candidates if c.detects), default=None)
     candidates.insert(0, fit_network(cfg.critic, network, data.train, data.val, cfg, run, rival=rival))
     if cfg.ensemble:
         ensemble = fit_ensemble(candidates, data.val, cfg)
