@@ -127,3 +127,17 @@ def test_a_candidate_of_another_preprocessing_is_as_simple_as_its_kind() -> None
     best, _ = select([candidate("separable", 1.01, 0.02), other])
     assert best is other  # a density ratio beats a network within one SE, whatever its preprocessing
     assert other.record()["preprocess"] == "standardize" and plain.record()["preprocess"] is None
+
+
+def test_the_standardised_view_is_skipped_only_where_the_gaussian_copula_explains_the_density_ratio() -> None:
+    from neuralmi.estimate import _copula_suffices
+
+    gaussian = candidate("gaussian", 0.418, 0.024)
+    assert _copula_suffices([gaussian, candidate("density_ratio", 0.419, 0.024)])  # a Gaussian copula: nothing more found
+    assert not _copula_suffices([gaussian, candidate("density_ratio", 0.50, 0.024)])  # beyond the copula
+    # a noisy density ratio (a few extreme validation pairs) still counts as beating the closed form
+    assert not _copula_suffices([candidate("gaussian", 5.076, 0.108), candidate("density_ratio", 5.857, 0.907)])
+    assert not _copula_suffices([candidate("density_ratio", 0.419, 0.024)])  # no closed form to compare with
+    quadratic = candidate("quadratic", 0.45, 0.024)
+    assert not _copula_suffices([gaussian, quadratic, candidate("density_ratio", 0.50, 0.024)])
+    assert _copula_suffices([gaussian, quadratic, candidate("density_ratio", 0.46, 0.024)])  # the refinement counts

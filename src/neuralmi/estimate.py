@@ -572,14 +572,19 @@ def _fitted_alone(data: Prepared, cfg: EstimatorConfig) -> list[Candidate]:
 
 
 def _copula_suffices(candidates: list[Candidate]) -> bool:
-    """The Gaussian copula explains what the density ratio found: its validation value is within one of its standard errors of the Gaussian or quadratic critic's.
+    """The Gaussian copula explains what the density ratio found: its validation value is within a standard error of the Gaussian or quadratic critic's.
 
-    Then the normal scores are the view that makes the dependence Gaussian, and the standardised
-    view (which only helps where the copula is not Gaussian) is not fitted.
+    The smaller of the two standard errors: a density ratio whose value is noisy (a few extreme
+    validation pairs) must not hide that it beats the closed form. Then the normal scores are the
+    view that makes the dependence Gaussian, and the standardised view (which only helps where the
+    copula is not Gaussian) is not fitted.
     """
-    closed = [c.val for c in candidates if c.kind in ("gaussian", "quadratic") and math.isfinite(c.val)]
+    closed = [c for c in candidates if c.kind in ("gaussian", "quadratic") and math.isfinite(c.val)]
+    if not closed:
+        return False
+    best = max(closed, key=lambda c: c.val)
     ratio = next(c for c in candidates if c.name == "density_ratio")
-    return bool(closed) and ratio.val <= max(closed) + ratio.val_stderr
+    return ratio.val <= best.val + min(ratio.val_stderr, best.val_stderr)
 
 
 def _other_side(data: Prepared, cfg: EstimatorConfig, candidates: list[Candidate]) -> Candidate | None:
