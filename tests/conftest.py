@@ -3,10 +3,30 @@
 from __future__ import annotations
 
 import math
+import signal
+import threading
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
 import torch
+
+
+@pytest.fixture(autouse=True)
+def interactive_sigint() -> Iterator[None]:
+    """Each test starts with SIGINT raising KeyboardInterrupt, as a terminal delivers it, and gets the old handler back.
+
+    A suite run as a background job inherits SIGINT ignored; the tests of Ctrl-C handling send a
+    real SIGINT and must see what a user at a terminal sees (a test of the ignored case sets it itself).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
 
 
 def gaussian_rho(mi: float, dim: int) -> float:
