@@ -602,9 +602,12 @@ def _other_side(data: Prepared, cfg: EstimatorConfig, candidates: list[Candidate
         return None
     view = data if kept.preprocess is None else data.alternative
     assert view is not None
-    head = DENSITY_RATIO_TRAIN_ROWS
-    train = (view.train[0][:head], view.train[1][:head])
-    return fit_density_ratio_candidate(train, view.val, cfg, preprocess=kept.preprocess, side="x|y")
+    return fit_density_ratio_candidate(_ratio_rows(view), view.val, cfg, preprocess=kept.preprocess, side="x|y")
+
+
+def _ratio_rows(view: Prepared) -> tuple[Tensor, Tensor]:
+    """The training rows a density-ratio critic fits on: the first :data:`DENSITY_RATIO_TRAIN_ROWS` of the view's."""
+    return view.train[0][:DENSITY_RATIO_TRAIN_ROWS], view.train[1][:DENSITY_RATIO_TRAIN_ROWS]
 
 
 def fit(data: Prepared, cfg: EstimatorConfig, critic: nn.Module | None = None, run: RunOptions | None = None) -> list[Candidate]:
@@ -639,11 +642,10 @@ def fit(data: Prepared, cfg: EstimatorConfig, critic: nn.Module | None = None, r
             if quadratic.kept_step > 0:  # otherwise it is the Gaussian fit again
                 candidates.append(quadratic)
     if _density_ratio_offered(data, cfg):
-        head = DENSITY_RATIO_TRAIN_ROWS
-        candidates.append(fit_density_ratio_candidate((data.train[0][:head], data.train[1][:head]), data.val, cfg))
+        candidates.append(fit_density_ratio_candidate(_ratio_rows(data), data.val, cfg))
         if data.alternative is not None and not _copula_suffices(candidates):
             view = data.alternative
-            candidates.append(fit_density_ratio_candidate(view.train, view.val, cfg, preprocess=view.preprocess))
+            candidates.append(fit_density_ratio_candidate(_ratio_rows(view), view.val, cfg, preprocess=view.preprocess))
         other_side = _other_side(data, cfg, candidates)
         if other_side is not None:
             candidates.append(other_side)
