@@ -141,3 +141,16 @@ def test_the_standardised_view_is_skipped_only_where_the_gaussian_copula_explain
     quadratic = candidate("quadratic", 0.45, 0.024)
     assert not _copula_suffices([gaussian, quadratic, candidate("density_ratio", 0.50, 0.024)])
     assert _copula_suffices([gaussian, quadratic, candidate("density_ratio", 0.46, 0.024)])  # the refinement counts
+
+
+def test_a_density_ratio_candidate_names_its_side_and_refuses_an_unknown_one() -> None:
+    from neuralmi.candidates import fit_density_ratio_candidate
+
+    x, y = noisy_copy()
+    cfg = EstimatorConfig()
+    n = len(x) * 4 // 5
+    reverse = fit_density_ratio_candidate((x[:n], y[:n]), (x[n:], y[n:]), cfg, preprocess="standardize", side="x|y")
+    assert reverse.name == "density_ratio_x|y_standardize" and reverse.kind == "density_ratio_x|y"
+    assert getattr(reverse.critic, "side", None) == "x|y"
+    with pytest.raises(ValueError, match=r"side must be 'y\|x', 'x\|y' or None, got 'xy'"):
+        fit_density_ratio_candidate((x[:n], y[:n]), (x[n:], y[n:]), cfg, side="xy")  # type: ignore[arg-type]

@@ -182,6 +182,7 @@ def test_fit_accepts_samples_of_any_shape() -> None:
         ({"batch_size": 1.5}, "batch_size must be a positive int"),
         ({"lr": -1.0}, "lr must be a positive finite"),
         ({"floor": 0.0}, "floor"),
+        ({"side": "x"}, r"side must be 'y\|x', 'x\|y' or None, got 'x'"),
     ],
 )
 def test_fit_rejects_bad_inputs(change: dict, match: str) -> None:
