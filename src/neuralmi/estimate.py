@@ -31,6 +31,7 @@ from neuralmi._call import resolve_config as _config
 from neuralmi._call import torch_threads as _threads
 from neuralmi._crosscheck import knn_check, raised_interval
 from neuralmi._evaluate import HeldOut, score_blocks, summarise
+from neuralmi._optimism import InSample, in_sample_check, optimism_interval, overfits
 from neuralmi._plausibility import ceiling, deterministic_dependence, implausible
 from neuralmi.bounds import REPORT_WITH, REPORTABLE
 from neuralmi.candidates import (
@@ -115,6 +116,9 @@ class MIResult:
     ``ci`` runs to infinity (the true MI may be infinite). ``knn``: the KSG check on the test split
     (``nats``, ``stderr``, ``k``, ``rows``, ``ci_high_before``); where it lies above the critic's
     interval, ``ci``'s upper limit is raised to its upper 95% limit (the critic may be short).
+    ``in_sample``: the reported critic's bound on as many of its own training rows as the test
+    split holds (``nats``, ``stderr``, ``rows``); ``ci``'s upper limit is raised to its upper 95%
+    limit where that lies above, before the KSG check (see ``neuralmi._optimism``).
     """
 
     nats: float
@@ -146,6 +150,7 @@ class MIResult:
     preprocess: str = ""  # the reported critic's preprocessing of continuous sides ("" before the report stage)
     deterministic: bool = False  # the dependence is deterministic or too strong to measure: nats is a lower bound
     knn: dict[str, float] = field(default_factory=dict)  # the KSG check on the test split (see _crosscheck); {} where none ran
+    in_sample: dict[str, float] = field(default_factory=dict)  # the critic on its training rows (_optimism); {} where none ran
     screen: dict[str, Any] = field(default_factory=dict)  # wide inputs: the columns kept by the screen (neuralmi.screen), else {}
 
     @property
@@ -195,6 +200,7 @@ class MIResult:
             "device": self.device,
             "preprocess": self.preprocess,
             "knn": dict(self.knn),
+            "in_sample": dict(self.in_sample),
             "screen": self.screen,
             "warnings": list(self.warnings),
             "curve": self.curve,
@@ -255,6 +261,7 @@ class MIResult:
             seconds=time.perf_counter() - start,
             warnings=messages,
             knn={},
+            in_sample={},
         )
 
 
@@ -705,6 +712,15 @@ def _warnings(result: MIResult, kept: Candidate, candidates: list[Candidate], n_
     disagreement = _disagreement(kept, candidates)
     if disagreement is not None:
         messages.append(disagreement)
+    record = result.in_sample
+    own = InSample(record["nats"], record["stderr"], int(record["rows"])) if record else None
+    if own is not None and overfits(own, result.nats, result.stderr):
+        messages.append(
+            f"the {kept.name} critic scores {own.nats:.3f} ± {own.stderr:.3f} nats on {own.rows} of its own training rows, "
+            f"above its held-out {result.nats:.3f} ± {result.stderr:.3f}: it fits the rows it was trained on better than new "
+            f"ones, so its held-out bound is likely low; the interval's upper limit is raised to {own.upper:.3f} "
+            "(more samples narrow the gap)"
+        )
     if result.detected and result.nats < 0:
         messages.append(f"held-out estimate is negative ({result.nats:.4f} nats): no dependence detected (MI is never negative)")
     return messages
@@ -789,6 +805,7 @@ def report(data: Prepared, candidates: list[Candidate], cfg: EstimatorConfig, st
     kept, detected, held_out, set_aside = _choose(data, candidates, cfg)
     report_bound = cfg.report_bound
     knn: dict[str, float] = {}
+    in_sample: dict[str, float] = {}
     nats, stderr = summarise(held_out, report_bound)
     why = _lower_bound(data, held_out, nats if detected else 0.0, report_bound)
     if why is not None:  # InfoNCE of the same critic: a lower bound that never exceeds ln(negatives), with a small variance
@@ -800,6 +817,11 @@ def report(data: Prepared, candidates: list[Candidate], cfg: EstimatorConfig, st
     else:
         if detected:
             ci = _interval(nats, stderr)
+            train = data.view(kept.preprocess).train
+            own = in_sample_check(kept.critic, train, len(data.test[0]), cfg.eval_batch_size, report_bound)
+            if own is not None:  # the fit's optimism: the held-out and in-sample bounds bracket what the critic's family reaches
+                in_sample = {"nats": own.nats, "stderr": own.stderr, "rows": own.rows}
+                ci = optimism_interval(ci, own)
         else:
             nats, stderr, ci, notes = _no_dependence(data, candidates, cfg)
             set_aside.extend(notes)
@@ -837,6 +859,7 @@ def report(data: Prepared, candidates: list[Candidate], cfg: EstimatorConfig, st
         preprocess=view.preprocess,
         deterministic=why is not None,
         knn=knn,
+        in_sample=in_sample,
         screen=data.screen,
     )
     messages = [*data.notes, *set_aside, *_warnings(result, kept, candidates, int(held_out.block.min()))]
