@@ -212,3 +212,37 @@ def test_critic_rejects_bad_arguments() -> None:
     critic = DensityRatioCritic(q, torch.zeros(5, 2))
     with pytest.raises(ValueError, match="expects y with 1 features"):
         critic(torch.zeros(3, 2), torch.zeros(3, 2))
+
+
+@pytest.mark.parametrize("features", [1, 2, 8])
+def test_components_start_spread_over_a_unit_gaussian(features: int) -> None:
+    torch.manual_seed(0)
+    means = dr._spread_means(8, features).double()
+    levels = torch.sort(means[:, 0]).values
+    for j in range(features):  # every dimension holds the same 8 quantiles, in its own order
+        assert torch.allclose(torch.sort(means[:, j]).values, levels)
+    scale = dr._start_scale(8, features)
+    variance = means.square().mean(0) + scale**2  # the start mixture's variance per dimension
+    assert torch.allclose(variance, torch.ones(features, dtype=torch.float64), atol=1e-6)
+    assert means[:, 0].square().mean() == pytest.approx(dr.START_SPREAD / features)
+    q = MixtureDensityNetwork(3, features, components=8)
+    _, offsets, log_scales = q.mixture(torch.zeros(5, 3))
+    assert torch.all(offsets.std(1) > 0.1 / math.sqrt(features))  # apart: no saddle
+    assert torch.allclose(log_scales, torch.full_like(log_scales, math.log(scale)), atol=0.05)
+    assert dr._spread_means(1, features).abs().max() == 0 and dr._start_scale(1, features) == 1.0
+
+
+def test_a_box_shaped_residual_leaves_the_linear_gaussian_start() -> None:
+    """Y = X + U(0, 0.75), X ~ U(0, 1): I = eps/2 - ln eps (0.6627); identical components would never separate."""
+    g = torch.Generator().manual_seed(1)
+    x = torch.rand(10_000, 1, generator=g)
+    y = x + 0.75 * torch.rand(10_000, 1, generator=g)
+    x, y = (x - x.mean()) / x.std(), (y - y.mean()) / y.std()
+    truth = 0.375 - math.log(0.75)
+    critic = fit_density_ratio((x[:6000], y[:6000]), (x[6000:7000], y[6000:7000]), seed=0)
+    with torch.no_grad():
+        dv, se = summarise(score_blocks(critic, x[7000:], y[7000:], 1024), "dv")
+        gaussian, _ = summarise(score_blocks(GaussianCritic.fit(x[:6000], y[:6000]), x[7000:], y[7000:], 1024), "dv")
+    assert critic.kept_step > 0
+    assert dv - gaussian > 10 * se  # far past the linear-Gaussian start
+    assert abs(dv - truth) < 4 * se

@@ -36,7 +36,7 @@ DENSITY_RATIO_MAX_FEATURES = 20
 Its cost grows with the modelled side (2d+1 features per pair, K(1+2d) outputs), hardly with the
 conditioning side. On one thread, n_train = 6,000, a full 2,000-step fit plus scoring 4,000 held-out
 rows measured 0.5-0.7x (2+2), 0.7x (8+8), 0.8-0.95x (20+20) and 1.3-1.4x (50+50) of the default
-``estimate_mi`` run on the same machine (``benchmarks/density_ratio_probe.py --costs``); on a 20+20 Gaussian it kept its linear-Gaussian start, adding nothing to
+``estimate_mi`` run on the same machine (``benchmarks/density_ratio_probe.py --costs``); on a 20+20 Gaussian it added nothing to
 the closed-form Gaussian candidate."""
 
 LOG_SCALE_BOUND = 5.0
@@ -44,6 +44,13 @@ LOG_SCALE_BOUND = 5.0
 
 MAX_REFERENCE = 8192
 """At most this many training rows form the aggregate marginal (a seeded subsample beyond it)."""
+
+START_SPREAD = 0.64
+"""The variance the components' offsets take at the start, in whitened units, over the modelled dimensions together
+(each of d dimensions gets 0.64/d; every component's scale makes up the rest of 1). The start mixture stays close to
+N(0, I), the linear-Gaussian conditional (KL 0.005 nats in one dimension, at most 0.02 in 2 to 8), yet its components are apart:
+identical components are a saddle of the likelihood, and on a residual that is symmetric and flatter than a
+Gaussian (additive uniform noise) they never separate and the fit keeps its start."""
 
 FREE_SCALES_MAX_FEATURES = 4
 """With ``scales="auto"``, each component has its own scale per dimension up to this many modelled features;
@@ -73,6 +80,22 @@ def _log_mixture(features: Tensor, coefficients: Tensor, components: int, max_el
     return torch.cat(out)
 
 
+def _spread_means(components: int, features: int) -> Tensor:
+    """Component offsets (K, d) at the start: each dimension holds the K normal quantiles (k + 1/2)/K in a random order.
+
+    Scaled to variance :data:`START_SPREAD` / d per dimension (a Latin hypercube of quantiles: the components
+    cover every dimension's range without lining up on a diagonal).
+    """
+    levels = torch.special.ndtri((torch.arange(components, dtype=torch.float64) + 0.5) / components)
+    levels *= math.sqrt(START_SPREAD / features / float(levels.square().mean())) if components > 1 else 0.0
+    return torch.stack([levels[torch.randperm(components)] for _ in range(features)], 1).float()
+
+
+def _start_scale(components: int, features: int) -> float:
+    """Each component's scale per dimension at the start: sqrt(1 - spread/d), so the start mixture has unit variance."""
+    return math.sqrt(1.0 - START_SPREAD / features) if components > 1 else 1.0
+
+
 class MixtureDensityNetwork(nn.Module):
     r"""Conditional density ``q(v|u)``: a Gaussian mixture with diagonal covariances in whitened residual units.
 
@@ -82,9 +105,9 @@ class MixtureDensityNetwork(nn.Module):
     An MLP of u gives the logits, offsets :math:`\mu_k` and log-scales (each component's own per
     dimension, or with ``scales="tied"`` a size per component times a shape per dimension, which has
     fewer outputs; ``"auto"`` ties them above :data:`FREE_SCALES_MAX_FEATURES`); :meth:`fit_whitening_` sets m,
-    W, A and a by least squares, so that (up to small random offsets that tell components apart) the
-    untrained network is the linear-Gaussian conditional, whose density ratio is the closed-form
-    Gaussian critic's. ``forward(u, v)[i, j] = log q(v_j | u_i)`` (N, M); ``pairs(u, v)[i] = log q(v_i | u_i)``.
+    W, A and a by least squares, so that the untrained network is close to the linear-Gaussian
+    conditional, whose density ratio is the closed-form Gaussian critic's: its components start
+    spread over the unit Gaussian of the whitened residual (:data:`START_SPREAD`). ``forward(u, v)[i, j] = log q(v_j | u_i)`` (N, M); ``pairs(u, v)[i] = log q(v_i | u_i)``.
 
     >>> q = MixtureDensityNetwork(3, 2, components=4, hidden=(16,))
     >>> q(torch.randn(5, 3), torch.randn(7, 2)).shape
@@ -117,10 +140,12 @@ class MixtureDensityNetwork(nn.Module):
         last = self.net[-1]
         if not isinstance(last, nn.Linear):
             raise TypeError("mlp must end in nn.Linear")
-        with torch.no_grad():  # near-equal components at the start, but not identical (they would stay so)
+        with torch.no_grad():  # components spread at the start: their mixture is close to N(0, I), and no saddle
             last.weight.normal_(0.0, 0.05 / math.sqrt(last.in_features))
             last.bias.zero_()
-            last.bias[components : components * (1 + features)].normal_(0.0, 0.05)
+            last.bias[components : components * (1 + features)] = _spread_means(components, features).flatten()
+            sizes = slice(components * (1 + features), components * (2 + features) if self.tied else None)
+            last.bias[sizes] = math.log(_start_scale(components, features))
         self.linear = nn.Linear(context_dim, features)
         nn.init.zeros_(self.linear.weight)
         nn.init.zeros_(self.linear.bias)
@@ -322,7 +347,7 @@ def fit_density_ratio(
     The smaller side is modelled (y|x on a tie) unless ``side`` names one. Adam with a cosine decay to lr/10 over ``max_steps``;
     the weights evaluated are an exponential moving average (rate 0.99) of the iterates; every
     ``eval_every`` steps the validation NLL is computed, and training stops after ``patience`` checks
-    without a new best. The best point (step 0, the linear-Gaussian conditional, included) is
+    without a new best. The best point (step 0, the start near the linear-Gaussian conditional, included) is
     restored. The training rows of u (at most :data:`MAX_REFERENCE`) form the aggregate marginal.
     Deterministic for a seed on the CPU; the global RNG is left alone.
 
