@@ -63,3 +63,29 @@ def test_nested_fit_learns_the_gaussian_conditional_and_records_its_curve() -> N
     se = values.std(ddof=1) / np.sqrt(len(values))
     assert abs(values.mean() - truth) < 4 * se
     assert rec_reduced["val_nll"] > rec_full["val_nll"]
+
+
+def test_the_refit_shrinks_the_whole_mixture_to_the_residual_variance() -> None:
+    """After the least-squares refit, the start mixture's variance per dimension is the residual variance that fit leaves.
+
+    Its components start spread (their offsets hold part of the variance), so both offsets and scales must shrink.
+    """
+    from neuralmi.conditional_ratio import _refit_linear_
+
+    g = torch.Generator().manual_seed(3)
+    z, u = torch.randn(4000, 1, generator=g), torch.randn(4000, 1, generator=g)
+    v = z + 0.8 * u + 0.6 * torch.randn(4000, 1, generator=g)
+    torch.manual_seed(0)
+    reduced = MixtureDensityNetwork(1, 1)
+    reduced.fit_whitening_(z, v)
+    full = _extend_context(reduced, 1)
+    context = torch.cat((u, z), 1)
+    _refit_linear_(full, context, v)
+    with torch.no_grad():
+        log_weights, means, log_scales = full.mixture(context)
+        weights = log_weights.exp()[..., None]
+        mean = (weights * means).sum(1)
+        variance = (weights * (means.square() + (2 * log_scales).exp())).sum(1) - mean.square()
+        residual = full.whiten(v) - mean
+    assert float(residual.var()) == pytest.approx(float(variance.mean()), rel=0.05)
+    assert float(variance.mean()) < 0.5  # 0.36 / (0.64 + 0.36) of the reduced model's unit variance, near 0.36

@@ -129,6 +129,10 @@ def _refit_linear_(full: MixtureDensityNetwork, context: Tensor, v: Tensor) -> N
         last.bias[start + k :].add_(shrink)
     else:
         last.bias[start:].add_(shrink.repeat(k))
+    offsets = slice(k, start)  # the components' offsets from the linear mean shrink with their scales
+    factor = shrink.exp().repeat(k)
+    last.weight[offsets].mul_(factor[:, None])
+    last.bias[offsets].mul_(factor)
 
 
 def fit_nested(
