@@ -39,7 +39,10 @@ def mark(r: MIResult, truth: float) -> str:
     low, high = r.ci
     if not low <= truth:
         return "-"
-    if r.deterministic or truth <= r.nats + Z95 * r.stderr:
+    sampling = (
+        r.nats + Z95 * r.stderr if r.detected else r.knn.get("ci_high_before", high)
+    )  # undetected: 0 to the candidates' limit
+    if r.deterministic or truth <= sampling:
         return "+"
     own = r.in_sample["nats"] + Z95 * r.in_sample["stderr"] if r.in_sample else -math.inf
     if truth <= own:
@@ -67,6 +70,10 @@ def record(name: str, seed: int, truth: float, r: MIResult) -> dict[str, Any]:
     }
 
 
+def _median(values: list[float]) -> float:
+    return statistics.median(values) if values else math.nan
+
+
 def summary(records: list[dict[str, Any]]) -> str:
     """Coverage by limit, median relative error, runs within a factor 1.25, median widening of the interval."""
     n, marks = len(records), Counter(r["mark"] for r in records)
@@ -80,12 +87,14 @@ def summary(records: list[dict[str, Any]]) -> str:
         for r in records
         if r["detected"] and not r["deterministic"] and r["stderr"] > 0
     ]
+    if not n:
+        return "no runs"
     return (
         f"{n} runs: the reported interval covers the truth on {covered} ({100 * covered / n:.0f}%); the sampling interval "
         f"alone on {sampling}; up to the in-sample limit on {in_sample}; it misses with the truth below it on {marks['-']}, "
         f"above it on {marks['->']}. "
-        f"Median relative error {100 * statistics.median(errors):.1f}% over {len(errors)} runs, {within} within a factor 1.25. "
-        f"Median reported width / sampling width {statistics.median(widths):.2f}. Median seconds "
+        f"Median relative error {100 * _median(errors):.1f}% over {len(errors)} runs, {within} within a factor 1.25. "
+        f"Median reported width / sampling width {_median(widths):.2f}. Median seconds "
         f"{statistics.median(r['seconds'] for r in records):.1f}."
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ import torch
 from neuralmi import MIWarning, estimate_mi
 from neuralmi._call import Z95
 from neuralmi._evaluate import score_blocks, summarise
-from neuralmi._optimism import IN_SAMPLE_MAX_ROWS, InSample, in_sample_check, optimism_interval, overfits
+from neuralmi._optimism import InSample, in_sample_check, optimism_interval, overfits
 from neuralmi.critics import GaussianCritic
 
 
@@ -34,7 +35,6 @@ def test_the_check_scores_the_head_of_the_training_rows() -> None:
     longer = in_sample_check(critic, (x, y), rows=10_000, block_size=128, report="dv")
     assert longer is not None and longer.rows == 500  # never more rows than the training split holds
     assert in_sample_check(critic, (x[:1], y[:1]), rows=300, block_size=128, report="dv") is None
-    assert IN_SAMPLE_MAX_ROWS >= 512_000  # the density-ratio critics' training head is in-sample throughout
 
 
 def test_only_a_higher_in_sample_limit_raises_the_interval() -> None:
@@ -84,3 +84,58 @@ def test_no_in_sample_check_without_a_detected_critic_or_when_scoring_new_sample
     x, y = _gaussian_pair(1000, 2, 0.5, 5)
     fitted = estimate_mi(x, y, critic="gaussian", progress=False)
     assert fitted.in_sample and fitted.evaluate(*_gaussian_pair(500, 2, 0.5, 6)).in_sample == {}
+
+
+def _quiet(*args: object, **kwargs: object) -> object:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MIWarning)
+        return estimate_mi(*args, progress=False, **kwargs)  # type: ignore[arg-type]
+
+
+def test_a_standardised_view_critic_is_scored_on_that_views_training_head() -> None:
+    """The second view's density-ratio critic, reported alone: its in-sample rows are the standardised training rows."""
+    from neuralmi import estimate as E
+    from neuralmi.candidates import fit_density_ratio_candidate
+
+    rng = np.random.default_rng(7)
+    x = rng.uniform(size=(3000, 1))
+    y = x + 0.75 * rng.uniform(size=(3000, 1))
+    cfg = E.EstimatorConfig(seed=0)
+    data = E.prepare(x, y, cfg)
+    view = data.alternative
+    assert view is not None and view.preprocess == "standardize"
+    candidate = fit_density_ratio_candidate(E._ratio_rows(view), view.val, cfg, preprocess=view.preprocess)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MIWarning)
+        r = E.report(data, [candidate], cfg, 0.0)
+    assert r.preprocess == "standardize" and r.in_sample["rows"] == r.n_test
+    scored = data.view("standardize").train
+    expected = summarise(score_blocks(candidate.critic, scored[0][: r.n_test], scored[1][: r.n_test], cfg.eval_batch_size), "dv")
+    assert (r.in_sample["nats"], r.in_sample["stderr"]) == expected
+
+
+def test_never_more_in_sample_rows_than_every_candidate_was_fitted_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    from neuralmi import estimate as E
+
+    monkeypatch.setattr(E, "DENSITY_RATIO_TRAIN_ROWS", 500)
+    r = _quiet(*_gaussian_pair(3000, 2, 0.5, 8), max_steps=100)
+    assert r.n_test == 900 and r.in_sample["rows"] == 500  # type: ignore[attr-defined]
+
+
+def test_labels_get_an_in_sample_check_and_a_lower_bound_gets_none() -> None:
+    rng = np.random.default_rng(9)
+    labels = rng.integers(0, 4, size=2000)
+    noisy = np.where(rng.uniform(size=2000) < 0.3, rng.integers(0, 4, size=2000), labels)
+    r = _quiet(noisy, labels, discrete_x=True, discrete_y=True)  # two label sides: the table critic alone
+    assert r.critic_kind == "contingency" and r.in_sample["rows"] == r.n_test  # type: ignore[attr-defined]
+    x = rng.normal(size=(2000, 2))
+    deterministic = _quiet(x, x, max_steps=100)
+    assert deterministic.deterministic and deterministic.in_sample == {}  # type: ignore[attr-defined]
+
+
+def test_the_in_sample_record_survives_save_and_load(tmp_path: Path) -> None:
+    from neuralmi.io import load, save
+
+    r = estimate_mi(*_gaussian_pair(1000, 2, 0.5, 10), critic="gaussian", progress=False)
+    save(r, tmp_path / "est")
+    assert load(tmp_path / "est").result().in_sample == pytest.approx(r.in_sample)

@@ -107,7 +107,10 @@ def small_result() -> MIResult:
 def test_result_fields_and_summary(small_result: MIResult) -> None:
     r = small_result
     assert r.ci[0] < r.nats < r.ci[1] and r.stderr > 0
-    assert r.ci[1] - r.nats == pytest.approx(1.959964 * r.stderr)
+    own = r.in_sample["nats"] + 1.959964 * r.in_sample["stderr"]  # the upper limit: sampling, or the in-sample limit above it
+    before_knn = r.knn["ci_high_before"] if r.knn else r.ci[1]
+    assert before_knn == pytest.approx(max(r.nats + 1.959964 * r.stderr, own)) and r.ci[1] >= before_knn
+    assert r.ci[0] == pytest.approx(r.nats - 1.959964 * r.stderr)
     assert r.n_train + r.n_val + r.n_test == 1200 and r.n_test == 360
     assert r.bound == "dv" and r.report == "dv"
     network = r.candidates["separable"]["curve"]  # the curve describes the reported critic; each candidate keeps its own
