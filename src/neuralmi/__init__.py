@@ -18,11 +18,12 @@ if TYPE_CHECKING:
     from neuralmi.bounds import BOUNDS, donsker_varadhan, infonce, js, nwj, smile
     from neuralmi.cmi import CMIResult, estimate_cmi
     from neuralmi.critics import BilinearCritic, ConcatCritic, SeparableCritic
-    from neuralmi.estimate import EstimatorConfig, MIResult, MIWarning, estimate_mi
+    from neuralmi.estimate import EstimatorConfig, estimate_mi
     from neuralmi.io import load, save
     from neuralmi.knn import ksg
     from neuralmi.losses import CLUB, MINE, MILoss
     from neuralmi.matrix import MIMatrix, mi_matrix
+    from neuralmi.result import MIResult, MIWarning
 
 __all__ = [
     "BOUNDS",
@@ -56,7 +57,8 @@ _HOMES = {
     **dict.fromkeys(["BOUNDS", "donsker_varadhan", "infonce", "js", "nwj", "smile"], "neuralmi.bounds"),
     **dict.fromkeys(["CMIResult", "estimate_cmi"], "neuralmi.cmi"),
     **dict.fromkeys(["BilinearCritic", "ConcatCritic", "SeparableCritic"], "neuralmi.critics"),
-    **dict.fromkeys(["EstimatorConfig", "MIResult", "MIWarning", "estimate_mi"], "neuralmi.estimate"),
+    **dict.fromkeys(["EstimatorConfig", "estimate_mi"], "neuralmi.estimate"),
+    **dict.fromkeys(["MIResult", "MIWarning"], "neuralmi.result"),
     **dict.fromkeys(["load", "save"], "neuralmi.io"),
     **dict.fromkeys(["ksg"], "neuralmi.knn"),
     **dict.fromkeys(["CLUB", "MINE", "MILoss"], "neuralmi.losses"),

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from neuralmi.errors import NeuralMIError
-from neuralmi.estimate import MIResult, _finite
+from neuralmi.result import MIResult, json_safe
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -117,7 +117,7 @@ class MIMatrix:
         out = []
         for (a, b), r in self.results.items():
             row = {"a": a, "b": b, "nats": r.nats, "stderr": r.stderr, "ci_low": r.ci[0], "ci_high": r.ci[1]}
-            out.append(_finite({**row, "critic": r.critic_kind, "detected": r.detected, "n_test": r.n_test}))
+            out.append(json_safe({**row, "critic": r.critic_kind, "detected": r.detected, "n_test": r.n_test}))
         return out
 
     def to_frame(self) -> Any:
@@ -140,7 +140,7 @@ class MIMatrix:
         def names(values: Sequence[Hashable]) -> list[Any]:
             return [v if isinstance(v, (str, int, float)) else str(v) for v in values]
 
-        tables = {key: _finite(t.tolist()) for key, t in zip(("nats", "stderr", "ci_low", "ci_high"), self.tables())}
+        tables = {key: json_safe(t.tolist()) for key, t in zip(("nats", "stderr", "ci_low", "ci_high"), self.tables())}
         pairs = [{**p, "a": names([p["a"]])[0], "b": names([p["b"]])[0]} for p in self.records()]
         target = None if self.target is None else names([self.target])[0]
         return {"rows": names(self.rows), "columns": names(self.columns), "target": target, **tables, "pairs": pairs,

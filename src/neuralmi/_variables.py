@@ -17,8 +17,8 @@ import numpy as np
 from neuralmi.config import EstimatorConfig
 from neuralmi.data import PREPROCESSORS, as_samples
 from neuralmi.errors import NeuralMIError
-from neuralmi.estimate import Scaler
 from neuralmi.labels import Categorical, as_labels, looks_discrete
+from neuralmi.result import Scaler
 
 __all__ = ["Table", "Variable", "as_table", "encode", "note", "variables"]
 

@@ -34,8 +34,9 @@ from neuralmi.conditional_ratio import ConditionalLogRatio, Modelled, fit_condit
 from neuralmi.config import EstimatorConfig, split_run_options
 from neuralmi.data import as_samples
 from neuralmi.errors import NeuralMIError
-from neuralmi.estimate import MIResult, MIWarning, Prepared, Scaler, default_threads, encode_pair, prepare
+from neuralmi.estimate import Prepared, default_threads, prepare
 from neuralmi.labels import Categorical
+from neuralmi.result import MIResult, MIWarning, Scaler, encode_pair
 
 __all__ = [
     "CMIResult",

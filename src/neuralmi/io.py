@@ -21,14 +21,14 @@ from torch import nn
 from neuralmi._critic_specs import build_critic_from, describe_critic
 from neuralmi._files import commit, read_folder, stage_folder
 from neuralmi.cmi import CMIResult
-from neuralmi.config import MOVED_TO_RUN
+from neuralmi.config import MOVED_TO_RUN, EstimatorConfig
 from neuralmi.critics import (
     FITTED_CRITICS,
 )
 from neuralmi.data import PREPROCESSORS
 from neuralmi.errors import NeuralMIError
-from neuralmi.estimate import EstimatorConfig, MIResult, Scaler
 from neuralmi.labels import Categorical
+from neuralmi.result import MIResult, Scaler
 from neuralmi.screen import Columns
 
 __all__ = [

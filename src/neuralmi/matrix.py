@@ -36,16 +36,14 @@ from neuralmi.errors import NeuralMIError
 from neuralmi.estimate import (
     GAUSSIAN_MAX_FEATURES,
     MIN_VAL_ROWS,
-    MIResult,
-    MIWarning,
     Prepared,
-    Scaler,
     _threads,
     build_critic,
     default_threads,
     pick_device,
     report,
 )
+from neuralmi.result import MIResult, MIWarning, Scaler
 
 __all__ = ["MATRIX_DEFAULTS", "MIMatrix", "mi_matrix"]
 
