@@ -91,6 +91,30 @@ def test_batched_training_equals_separate_training() -> None:
         assert held_out[0] == pytest.approx(held_out[1], abs=1e-4)
 
 
+def test_a_pair_out_of_its_rivals_reach_stops_as_the_trainer_does() -> None:
+    """With a rival, batched pairs are abandoned at the validation point estimate_mi's Trainer abandons them; without, they train on."""
+    gen = torch.Generator().manual_seed(1)
+    z = torch.randn(600, 3, generator=gen)
+    cols = torch.stack([z[:, 0], z[:, 0] + 0.5 * z[:, 1], z[:, 2], z[:, 2] + z[:, 1]], 1)
+    cfg = EstimatorConfig(hidden=(16,), embed_dim=4, max_steps=400, eval_every=20, batch_size=64, patience=50)
+    train, val = cols[:450], cols[450:]
+    pairs, rivals = [([0], [1]), ([2], [3])], [5.0, None]  # 5 nats: out of any reach
+    index = torch.tensor([[[0], [1]], [[2], [3]]])
+    pad = [torch.cat((t, t.new_zeros(len(t), 1)), 1) for t in (train, val)]
+    _, _, fits = fit_separable_batch([build_critic(cfg, 1, 1) for _ in pairs], index, *pad, cfg, rivals=rivals)
+    alone = Trainer(build_critic(cfg, 1, 1), cfg, (train[:, [0]], train[:, [1]]), (val[:, [0]], val[:, [1]]), rival=5.0)
+    alone.run()
+    assert fits[0].abandoned and alone.abandoned and fits[0].steps == alone.step < cfg.max_steps
+    assert not fits[1].abandoned and fits[1].steps > fits[0].steps
+
+
+def test_gaussian_columns_abandon_the_networks_the_gaussian_critic_outscores() -> None:
+    df, _ = ar_gaussian(2000, 4, 0.8, seed=5)
+    m = mi_matrix(df, seed=0, max_steps=400, progress=False)
+    first = m.results[(df.columns[0], df.columns[1])]
+    assert first.critic_kind == "gaussian" and first.candidates["separable"]["abandoned"]
+
+
 def test_stacked_critics_score_as_the_critics_do() -> None:
     torch.manual_seed(0)
     critics = [build_critic(EstimatorConfig(hidden=(8, 8), embed_dim=3), dx, dy) for dx, dy in ((1, 3), (2, 2))]

@@ -22,6 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from neuralmi._evaluate import HeldOut, summarise
+from neuralmi._train import out_of_reach
 from neuralmi.bounds import get_bound
 from neuralmi.config import EstimatorConfig
 from neuralmi.critics import SeparableCritic
@@ -158,6 +159,8 @@ class PairFit:
     lr_scale: float = 1.0
     diverged: bool = False
     done: bool = False
+    rival: float | None = None  # another candidate's validation value plus its error: out of reach, training stops
+    abandoned: bool = False
     curve: dict[str, list[float]] = field(default_factory=lambda: {"step": [], "train": [], "val": [], "val_smoothed": []})
 
 
@@ -175,6 +178,7 @@ class _BatchFit:
         self.bound = _bounds(cfg.bound)
         self.generator = torch.Generator().manual_seed(cfg.seed)
         self.perm, self.pos, self.step = torch.randperm(len(self.feats), generator=self.generator), 0, 0
+        self.every = cfg.evaluation_interval(len(self.feats))
 
     def _sides(self, rows: Tensor, active: Tensor) -> tuple[Tensor, Tensor]:
         """x (A, B, dx) and y (A, B, dy) of the active pairs from rows (B, F+1) of features (the last column is 0)."""
@@ -237,6 +241,14 @@ class _BatchFit:
         return out
 
     def _record(self, p: int, step: int, train: float, val: float, se: float) -> None:
+        """One validation point of pair p; then the pair stops where its curve cannot reach its rival (as :class:`Trainer`)."""
+        self._point(p, step, train, val, se)
+        fit = self.fits[p]
+        remaining = max(0, self.cfg.max_steps - step) / self.every
+        if not fit.done and out_of_reach(fit.curve["val_smoothed"], fit.best, fit.rival, remaining):
+            fit.done = fit.abandoned = True
+
+    def _point(self, p: int, step: int, train: float, val: float, se: float) -> None:
         """One validation point of pair p, by the rules of :meth:`Trainer._validation_point` (first margin 2 SE)."""
         fit, cfg = self.fits[p], self.cfg
         fit.steps = step
@@ -260,7 +272,7 @@ class _BatchFit:
     def run(self, tick: Callable[[int], None]) -> list[PairFit]:
         """Train until every pair stops or the budget runs out; ``tick(steps)`` reports progress."""
         cfg, n = self.cfg, len(self.feats)
-        batch, every = min(cfg.batch_size, n), cfg.evaluation_interval(n)
+        batch, every = min(cfg.batch_size, n), self.every
         everyone = torch.arange(len(self.fits), device=self.feats.device)
         for p, (val, se) in enumerate(self._validate(everyone)):
             self._record(p, 0, math.nan, val, se)
@@ -288,15 +300,21 @@ def fit_separable_batch(
     val: Tensor,
     cfg: EstimatorConfig,
     tick: Callable[[int], None] = lambda steps: None,
+    rivals: Sequence[float | None] | None = None,
 ) -> tuple[list[SeparableCritic], list[SeparableCritic | None], list[PairFit]]:
     """Train P separable critics together; return each at its best validation point, its last weights, and its record.
 
     ``critics`` are the P initial critics; ``index`` (P, 2, width) names the feature columns of each
     pair's x and y in ``train`` and ``val`` (rows, F + 1 columns, the last all zeros for padding).
-    The last weights are returned only where nothing beat the untrained start (else None).
+    ``rivals``: per pair, a validation value another candidate reached (None: none); a pair stops
+    training once its curve cannot reach it (:func:`neuralmi._train.out_of_reach`), as in
+    :func:`~neuralmi.estimate.fit`. The last weights are returned only where nothing beat the
+    untrained start (else None).
     """
     model = StackedSeparable(critics, (index.shape[2], index.shape[2])).to(train.device)
     loop = _BatchFit(model, cfg, (train, val, index.to(train.device)))
+    for fit, rival in zip(loop.fits, rivals or []):
+        fit.rival = rival
     fits = loop.run(tick)
     best = [model.export(p, critic, loop.best_state) for p, critic in enumerate(critics)]
     last = [

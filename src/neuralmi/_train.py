@@ -7,6 +7,7 @@ import dataclasses
 import functools
 import math
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from neuralmi.checkpoint import check_matches, fingerprint, load_checkpoint, sav
 from neuralmi.config import EstimatorConfig, RunOptions
 from neuralmi.errors import NeuralMIError
 
-__all__ = ["Trainer", "make_optimizer"]
+__all__ = ["Trainer", "make_optimizer", "out_of_reach"]
 
 STATE = (
     "step",
@@ -52,6 +53,23 @@ ABANDON_AFTER = 5
 
 ABANDON_WINDOW = 3
 """Validation points over which the curve's recent rate of improvement is measured."""
+
+
+def out_of_reach(smoothed: Sequence[float], best: float, rival: float | None, remaining: float) -> bool:
+    """A smoothed validation curve, extended at its rate over the last ABANDON_WINDOW points for ``remaining`` more, stays below ``rival``.
+
+    Learning curves flatten, so the straight extension is optimistic: a critic that could still win
+    is not stopped by it. Never before ABANDON_AFTER validation points, and never without a rival.
+
+    >>> out_of_reach([0.0, 0.1, 0.2, 0.25, 0.28, 0.3], 0.3, rival=1.0, remaining=5)  # 0.3 + 5 * 0.1 / 3 < 1
+    True
+    >>> out_of_reach([0.0, 0.1, 0.2, 0.25, 0.28, 0.3], 0.3, rival=0.45, remaining=5)
+    False
+    """
+    if rival is None or len(smoothed) <= max(ABANDON_AFTER, ABANDON_WINDOW):
+        return False
+    rate = max(0.0, (smoothed[-1] - smoothed[-1 - ABANDON_WINDOW]) / ABANDON_WINDOW)
+    return max(smoothed[-1], best) + rate * remaining < rival
 
 
 def _progress(total: int, initial: int, enabled: bool) -> Any:
@@ -137,17 +155,9 @@ class Trainer:
         return self.since_best < cfg.patience
 
     def _out_of_reach(self, every: int) -> bool:
-        """The smoothed validation curve, extended at its rate over the last ABANDON_WINDOW points to the step budget, stays below the rival.
-
-        Learning curves flatten, so the straight extension is optimistic: a critic that could
-        still win is not stopped by it. Never before ABANDON_AFTER validation points.
-        """
-        smoothed = self.curve["val_smoothed"]
-        if self.rival is None or len(smoothed) <= max(ABANDON_AFTER, ABANDON_WINDOW):
-            return False
-        rate = max(0.0, (smoothed[-1] - smoothed[-1 - ABANDON_WINDOW]) / ABANDON_WINDOW)
+        """The critic's validation curve cannot reach its rival in the steps left (:func:`out_of_reach`)."""
         remaining = max(0, self.config.max_steps - self.step) / every
-        return max(smoothed[-1], self.best) + rate * remaining < self.rival
+        return out_of_reach(self.curve["val_smoothed"], self.best, self.rival, remaining)
 
     @functools.cached_property
     def identity(self) -> dict[str, dict[str, Any]]:

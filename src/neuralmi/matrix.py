@@ -115,6 +115,14 @@ def _gaussian_fits(data: Prepared) -> bool:
     return total <= GAUSSIAN_MAX_FEATURES and len(data.train[0]) > 2 * total
 
 
+def _rival(data: Prepared, cfg: EstimatorConfig) -> float | None:
+    """The Gaussian critic's validation value plus its error, where it is a candidate and detects dependence: the network's rival."""
+    if not (cfg.gaussian_critic and _gaussian_fits(data)):
+        return None
+    gaussian = fit_gaussian(data.train, data.val, cfg)
+    return gaussian.val + gaussian.val_stderr if gaussian.detects else None
+
+
 def _train_networks(job: _Job, pairs: list[tuple[int, int]], tick: Any) -> dict[int, Candidate]:
     """The separable candidate of each pair that is not discrete on both sides, all trained in one batched pass."""
     cfg = job.cfg
@@ -125,7 +133,7 @@ def _train_networks(job: _Job, pairs: list[tuple[int, int]], tick: Any) -> dict[
     width = max(max(job.slices[a].stop - job.slices[a].start, job.slices[b].stop - job.slices[b].start) for a, b in pairs)
     pad = job.parts[0].shape[1]  # the index of the zero column appended below
     index = torch.full((len(batched), 2, width), pad, dtype=torch.long)
-    critics = []
+    critics, rivals = [], list[float | None]()
     for k, p in enumerate(batched):
         for side, v in enumerate(pairs[p]):
             cols = torch.arange(job.slices[v].start, job.slices[v].stop)
@@ -134,8 +142,9 @@ def _train_networks(job: _Job, pairs: list[tuple[int, int]], tick: Any) -> dict[
         critic = build_critic(cfg, *data.dims)
         assert isinstance(critic, SeparableCritic)
         critics.append(critic.to(job.device))
+        rivals.append(_rival(data, cfg))
     padded = [torch.cat((part, part.new_zeros(len(part), 1)), 1) for part in job.parts[:2]]
-    best, last, fits = fit_separable_batch(critics, index, padded[0], padded[1], cfg, tick)
+    best, last, fits = fit_separable_batch(critics, index, padded[0], padded[1], cfg, tick, rivals)
     share = (time.perf_counter() - start) / len(batched)
     out = {}
     for k, p in enumerate(batched):
@@ -152,6 +161,7 @@ def _train_networks(job: _Job, pairs: list[tuple[int, int]], tick: Any) -> dict[
             max_steps=cfg.max_steps,
             curve=fit.curve,
             diverged=fit.diverged,
+            abandoned=fit.abandoned,
             seconds=share,
             trained=last[k],
         )
