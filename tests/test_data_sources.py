@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, Dataset, IterableDataset, TensorDataset
 
-from neuralmi import estimate
+from neuralmi import _prepare, estimate
 from neuralmi.config import EstimatorConfig
 from neuralmi.data import Standardizer, as_samples, read_pairs, release_pages
 from neuralmi.errors import NeuralMIError
@@ -74,13 +74,13 @@ def test_splits_do_not_depend_on_the_block_size(monkeypatch):
     x, y = _pair(n=203)
     cfg = EstimatorConfig()
     whole = prepare(x, y, cfg)
-    monkeypatch.setattr(estimate, "ROWS_PER_CHUNK", 7)
+    monkeypatch.setattr(_prepare, "ROWS_PER_CHUNK", 7)
     assert _same_splits(prepare(x, y, cfg), whole)
 
 
 def test_preprocessing_is_fitted_on_the_head_of_the_training_permutation(monkeypatch):
     x, y = _pair(n=400)
-    monkeypatch.setattr(estimate, "PREPROCESS_FIT_ROWS", 50)
+    monkeypatch.setattr(_prepare, "PREPROCESS_FIT_ROWS", 50)
     data = prepare(x, y, EstimatorConfig(preprocess="standardize"))
     train_idx = np.random.default_rng(0).permutation(400)[:240]  # split_indices(400, (0.6, 0.1), seed 0)
     fitted = Standardizer.fit(x[train_idx[:50]].astype(np.float64))  # the same statistics, from those 50 rows alone

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,7 +20,7 @@ from neuralmi.config import EstimatorConfig, RunOptions, run_options
 from neuralmi.critics import FITTED_CRITICS
 from neuralmi.errors import NeuralMIError
 
-__all__ = ["Z95", "normal_interval", "resolve_config", "torch_threads"]
+__all__ = ["Z95", "default_threads", "normal_interval", "pick_device", "resolve_config", "torch_threads"]
 
 Z95 = 1.959963984540054
 """The two-sided 95% quantile of the standard normal."""
@@ -70,3 +71,31 @@ def resolve_config(
     if run.checkpoint is not None:  # before any work: a checkpoint that cannot be written fails now, not after training
         check_checkpoint_path(run.checkpoint)
     return cfg, run
+
+
+def pick_device(device: str | torch.device | None) -> torch.device:
+    """The given device, or CUDA when available, else the CPU."""
+    if device is None or device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise NeuralMIError(f"unknown device {device!r}; use 'cpu', 'cuda', 'cuda:1', ...") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise NeuralMIError(f"device {device!r} was requested but CUDA is not available on this machine")
+    try:
+        torch.empty(1, device=dev)
+    except (RuntimeError, AssertionError) as err:  # mps, xpu, a CUDA index past the last card, ...
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise NeuralMIError(f"device {device!r} is not available on this machine ({reason})") from None
+    return dev
+
+
+def default_threads(dims: tuple[int, int]) -> int:
+    """Threads for a problem: one for the small critics of narrow data (more only spin), two from wide inputs on.
+
+    Never more than the cores this process may use.
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    wanted = 1 if sum(dims) < 256 else 2
+    return max(1, min(wanted, cores))

@@ -16,7 +16,7 @@ the second opinion for that.
 
 The in-sample rows are the head of the training split (a random sample: the split is a seeded
 permutation), as many as the test split holds but no more than every candidate was fitted on (the
-density-ratio critics see the first :data:`~neuralmi.estimate.DENSITY_RATIO_TRAIN_ROWS`; the caller
+density-ratio critics see the first :data:`~neuralmi._prepare.DENSITY_RATIO_TRAIN_ROWS`; the caller
 caps ``rows``), scored in the same blocks as the test split so both carry the same log-mean-exp bias.
 Where a critic has no optimism, the in-sample bound is a second draw of the held-out one, and its
 upper limit lies above the sampling one about half the time by noise alone: the interval is then

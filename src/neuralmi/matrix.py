@@ -26,23 +26,17 @@ import numpy as np
 import torch
 
 from neuralmi._batched import fit_separable_batch
+from neuralmi._call import default_threads, pick_device
+from neuralmi._call import torch_threads as _threads
 from neuralmi._matrix_result import MIMatrix
+from neuralmi._prepare import GAUSSIAN_MAX_FEATURES, MIN_VAL_ROWS, Prepared
 from neuralmi._variables import Variable, as_table, encode, note, variables
 from neuralmi.candidates import Candidate, fit_gaussian, fit_labels, validate
 from neuralmi.config import EstimatorConfig, RunOptions, run_options, split_run_options
 from neuralmi.critics import SeparableCritic
 from neuralmi.data import split_indices
 from neuralmi.errors import NeuralMIError
-from neuralmi.estimate import (
-    GAUSSIAN_MAX_FEATURES,
-    MIN_VAL_ROWS,
-    Prepared,
-    _threads,
-    build_critic,
-    default_threads,
-    pick_device,
-    report,
-)
+from neuralmi.estimate import build_critic, report
 from neuralmi.result import MIResult, MIWarning, Scaler
 
 __all__ = ["MATRIX_DEFAULTS", "MIMatrix", "mi_matrix"]
