@@ -214,7 +214,7 @@ def test_critic_rejects_bad_arguments() -> None:
         critic(torch.zeros(3, 2), torch.zeros(3, 2))
 
 
-@pytest.mark.parametrize("features", [1, 2, 8])
+@pytest.mark.parametrize("features", [1, 2, 4])
 def test_components_start_spread_over_a_unit_gaussian(features: int) -> None:
     torch.manual_seed(0)
     means = dr._spread_means(8, features).double()
@@ -230,6 +230,13 @@ def test_components_start_spread_over_a_unit_gaussian(features: int) -> None:
     assert torch.all(offsets.std(1) > 0.1 / math.sqrt(features))  # apart: no saddle
     assert torch.allclose(log_scales, torch.full_like(log_scales, math.log(scale)), atol=0.05)
     assert dr._spread_means(1, features).abs().max() == 0 and dr._start_scale(1, features) == 1.0
+
+
+def test_tied_scales_start_with_near_equal_components() -> None:
+    torch.manual_seed(0)
+    q = MixtureDensityNetwork(3, 8, components=8)  # above FREE_SCALES_MAX_FEATURES: tied
+    _, offsets, log_scales = q.mixture(torch.zeros(5, 3))
+    assert q.tied and offsets.abs().max() < 0.3 and log_scales.abs().max() < 0.1
 
 
 def test_a_box_shaped_residual_leaves_the_linear_gaussian_start() -> None:
