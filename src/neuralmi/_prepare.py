@@ -47,6 +47,7 @@ __all__ = [
     "Prepared",
     "density_ratio_fits",
     "density_ratio_offered",
+    "gaussian_fits",
     "prepare",
 ]
 
@@ -275,6 +276,12 @@ def _test_rows(
     """The preprocessed test rows of both sides (a view's test split, made when first needed)."""
     x, y = (_split_rows(s, v, c, [rows], device)[0] for s, (v, c) in zip(scalers, sides))
     return x, y
+
+
+def gaussian_fits(data: Prepared) -> bool:
+    """The Gaussian critic is a candidate: few enough features for its (d, d) covariance and enough rows."""
+    total = sum(data.dims)
+    return total <= GAUSSIAN_MAX_FEATURES and len(data.train[0]) > 2 * total
 
 
 def density_ratio_fits(data: Prepared) -> bool:

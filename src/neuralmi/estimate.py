@@ -32,9 +32,9 @@ from neuralmi._optimism import InSample, in_sample_check, optimism_interval, ove
 from neuralmi._plausibility import ceiling, deterministic_dependence, implausible
 from neuralmi._prepare import (
     DENSITY_RATIO_TRAIN_ROWS,
-    GAUSSIAN_MAX_FEATURES,
     Prepared,
     density_ratio_offered,
+    gaussian_fits,
     prepare,
 )
 from neuralmi.bounds import REPORT_WITH
@@ -85,12 +85,6 @@ def build_critic(config: EstimatorConfig, x_dim: int, y_dim: int) -> nn.Module:
 
 
 # ---------------------------------------------------------------- fit
-
-
-def _gaussian_fits(data: Prepared) -> bool:
-    """The Gaussian critic is a candidate: few enough features for its (d, d) covariance and enough rows."""
-    total = sum(data.dims)
-    return total <= GAUSSIAN_MAX_FEATURES and len(data.train[0]) > 2 * total
 
 
 def _fitted_alone(data: Prepared, cfg: EstimatorConfig) -> list[Candidate]:
@@ -170,7 +164,7 @@ def fit(data: Prepared, cfg: EstimatorConfig, critic: nn.Module | None = None, r
     candidates = []
     if any(data.discrete):
         candidates.append(fit_labels(data.train, data.val, cfg, data.discrete))
-    if cfg.gaussian_critic and _gaussian_fits(data):
+    if cfg.gaussian_critic and gaussian_fits(data):
         gaussian = fit_gaussian(data.train, data.val, cfg)
         candidates.append(gaussian)
         if cfg.quadratic_steps > 0 and gaussian.detects:
@@ -321,7 +315,7 @@ def _lower_bound(data: Prepared, held: HeldOut, nats: float, report: str) -> str
         return f"the {report} estimate {nats:.3f} nats exceeds the ceiling {top:.3f} nats that this test split can show"
     if any(data.discrete):  # a label side carries finite information: its entropy
         return None
-    return deterministic_dependence(_numpy_pair(data.train), _numpy_pair(data.test), top, _gaussian_fits(data))
+    return deterministic_dependence(_numpy_pair(data.train), _numpy_pair(data.test), top, gaussian_fits(data))
 
 
 def _numpy_pair(split: tuple[Tensor, Tensor]) -> tuple[np.ndarray, np.ndarray]:

@@ -29,7 +29,7 @@ from neuralmi._batched import fit_separable_batch
 from neuralmi._call import default_threads, pick_device
 from neuralmi._call import torch_threads as _threads
 from neuralmi._matrix_result import MIMatrix
-from neuralmi._prepare import GAUSSIAN_MAX_FEATURES, MIN_VAL_ROWS, Prepared
+from neuralmi._prepare import MIN_VAL_ROWS, Prepared, gaussian_fits
 from neuralmi._variables import Variable, as_table, encode, note, variables
 from neuralmi.candidates import Candidate, fit_gaussian, fit_labels, validate
 from neuralmi.config import EstimatorConfig, RunOptions, run_options, split_run_options
@@ -104,14 +104,9 @@ def _job(found: list[Variable], rows: int, cfg: EstimatorConfig, run: RunOptions
     return _Job(cfg, parts, slices, [s for _, s in encoded], [v.discrete for v in found], device)  # type: ignore[arg-type]
 
 
-def _gaussian_fits(data: Prepared) -> bool:
-    total = sum(data.dims)
-    return total <= GAUSSIAN_MAX_FEATURES and len(data.train[0]) > 2 * total
-
-
 def _rival(data: Prepared, cfg: EstimatorConfig) -> float | None:
     """The Gaussian critic's validation value plus its error, where it is a candidate and detects dependence: the network's rival."""
-    if not (cfg.gaussian_critic and _gaussian_fits(data)):
+    if not (cfg.gaussian_critic and gaussian_fits(data)):
         return None
     gaussian = fit_gaussian(data.train, data.val, cfg)
     return gaussian.val + gaussian.val_stderr if gaussian.detects else None
@@ -166,7 +161,7 @@ def _candidates(job: _Job, data: Prepared, network: Candidate | None) -> list[Ca
     """Every candidate of one pair, as :func:`neuralmi.estimate.fit` chooses them (less the quadratic, density ratio, ensemble)."""
     cfg = job.cfg
     if cfg.critic == "gaussian":
-        if not _gaussian_fits(data):
+        if not gaussian_fits(data):
             raise NeuralMIError(f"critic='gaussian' needs more training rows ({len(data.train[0])}) than twice the features")
         return [fit_gaussian(data.train, data.val, cfg)]
     if all(data.discrete):
@@ -174,7 +169,7 @@ def _candidates(job: _Job, data: Prepared, network: Candidate | None) -> list[Ca
     found = [network] if network is not None else []
     if any(data.discrete):
         found.append(fit_labels(data.train, data.val, cfg, data.discrete))
-    if cfg.gaussian_critic and _gaussian_fits(data):
+    if cfg.gaussian_critic and gaussian_fits(data):
         found.append(fit_gaussian(data.train, data.val, cfg))
     return found
 
