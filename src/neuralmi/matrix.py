@@ -104,15 +104,22 @@ def _job(found: list[Variable], rows: int, cfg: EstimatorConfig, run: RunOptions
     return _Job(cfg, parts, slices, [s for _, s in encoded], [v.discrete for v in found], device)  # type: ignore[arg-type]
 
 
-def _rival(data: Prepared, cfg: EstimatorConfig) -> float | None:
-    """The Gaussian critic's validation value plus its error, where it is a candidate and detects dependence: the network's rival."""
-    if not (cfg.gaussian_critic and gaussian_fits(data)):
+def _gaussian(job: _Job, data: Prepared) -> Candidate | None:
+    """The pair's Gaussian candidate, where the defaults offer one beside the network (fitted once: it is also the network's rival)."""
+    cfg = job.cfg
+    if cfg.critic == "gaussian" or all(data.discrete) or not (cfg.gaussian_critic and gaussian_fits(data)):
         return None
-    gaussian = fit_gaussian(data.train, data.val, cfg)
-    return gaussian.val + gaussian.val_stderr if gaussian.detects else None
+    return fit_gaussian(data.train, data.val, cfg)
 
 
-def _train_networks(job: _Job, pairs: list[tuple[int, int]], tick: Any) -> dict[int, Candidate]:
+def _rival(gaussian: Candidate | None) -> float | None:
+    """The Gaussian critic's validation value plus its error, where it detects dependence: the network's rival."""
+    return gaussian.val + gaussian.val_stderr if gaussian is not None and gaussian.detects else None
+
+
+def _train_networks(
+    job: _Job, pairs: list[tuple[int, int]], gaussians: dict[int, Candidate | None], tick: Any
+) -> dict[int, Candidate]:
     """The separable candidate of each pair that is not discrete on both sides, all trained in one batched pass."""
     cfg = job.cfg
     batched = [p for p, (a, b) in enumerate(pairs) if not (job.discrete[a] and job.discrete[b])]
@@ -131,7 +138,7 @@ def _train_networks(job: _Job, pairs: list[tuple[int, int]], tick: Any) -> dict[
         critic = build_critic(cfg, *data.dims)
         assert isinstance(critic, SeparableCritic)
         critics.append(critic.to(job.device))
-        rivals.append(_rival(data, cfg))
+        rivals.append(_rival(gaussians[p]))
     padded = [torch.cat((part, part.new_zeros(len(part), 1)), 1) for part in job.parts[:2]]
     best, last, fits = fit_separable_batch(critics, index, padded[0], padded[1], cfg, tick, rivals)
     share = (time.perf_counter() - start) / len(batched)
@@ -157,7 +164,7 @@ def _train_networks(job: _Job, pairs: list[tuple[int, int]], tick: Any) -> dict[
     return out
 
 
-def _candidates(job: _Job, data: Prepared, network: Candidate | None) -> list[Candidate]:
+def _candidates(job: _Job, data: Prepared, network: Candidate | None, gaussian: Candidate | None) -> list[Candidate]:
     """Every candidate of one pair, as :func:`neuralmi.estimate.fit` chooses them (less the quadratic, density ratio, ensemble)."""
     cfg = job.cfg
     if cfg.critic == "gaussian":
@@ -169,8 +176,8 @@ def _candidates(job: _Job, data: Prepared, network: Candidate | None) -> list[Ca
     found = [network] if network is not None else []
     if any(data.discrete):
         found.append(fit_labels(data.train, data.val, cfg, data.discrete))
-    if cfg.gaussian_critic and gaussian_fits(data):
-        found.append(fit_gaussian(data.train, data.val, cfg))
+    if gaussian is not None:
+        found.append(gaussian)
     return found
 
 
@@ -192,16 +199,18 @@ def _pairs(found: list[Variable], target: Variable | None) -> list[tuple[int, in
 
 def _estimate(job: _Job, pairs: list[tuple[int, int]], bar: Any) -> list[MIResult]:
     """Each pair's result: its candidates, the selection and the held-out report (warnings kept in each result)."""
-    networks = _train_networks(job, pairs, bar.update if bar is not None else (lambda steps: None))
+    gaussians = {p: _gaussian(job, job.prepared(a, b)) for p, (a, b) in enumerate(pairs)}
+    networks = _train_networks(job, pairs, gaussians, bar.update if bar is not None else (lambda steps: None))
     results = []
     for p, (a, b) in enumerate(pairs):
         start = time.perf_counter()
         data = job.prepared(a, b)
-        candidates = _candidates(job, data, networks.get(p))
+        candidates = _candidates(job, data, networks.get(p), gaussians[p])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", MIWarning)
             result = report(data, candidates, job.cfg, start)
-        result.seconds += networks[p].seconds if p in networks else 0.0
+        gaussian = gaussians[p]
+        result.seconds += (networks[p].seconds if p in networks else 0.0) + (gaussian.seconds if gaussian is not None else 0.0)
         results.append(result)
         if bar is not None:
             bar.update(1)
