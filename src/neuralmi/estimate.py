@@ -212,7 +212,9 @@ def _disagreement(kept: Candidate, candidates: list[Candidate]) -> str | None:
     return None
 
 
-def _warnings(result: MIResult, kept: Candidate, candidates: list[Candidate], n_negatives: int) -> list[str]:
+def _warnings(
+    result: MIResult, kept: Candidate, candidates: list[Candidate], n_negatives: int, own: InSample | None
+) -> list[str]:
     messages = []
     if result.diverged:
         messages.append("training diverged (non-finite bound); the last good critic was restored and used")
@@ -236,8 +238,6 @@ def _warnings(result: MIResult, kept: Candidate, candidates: list[Candidate], n_
     disagreement = _disagreement(kept, candidates)
     if disagreement is not None:
         messages.append(disagreement)
-    record = result.in_sample
-    own = InSample(record["nats"], record["stderr"], int(record["rows"])) if record else None
     if own is not None and overfits(own, result.nats, result.stderr):
         messages.append(
             f"the {kept.name} critic scores {own.nats:.3f} ± {own.stderr:.3f} nats on {own.rows} of its own training rows, "
@@ -329,7 +329,7 @@ def report(data: Prepared, candidates: list[Candidate], cfg: EstimatorConfig, st
     kept, detected, held_out, set_aside = _choose(data, candidates, cfg)
     report_bound = cfg.report_bound
     knn: dict[str, float] = {}
-    in_sample: dict[str, float] = {}
+    own: InSample | None = None  # the kept critic on its own training rows (detected, not a lower bound)
     nats, stderr = summarise(held_out, report_bound)
     why = _lower_bound(data, held_out, nats if detected else 0.0, report_bound)
     if why is not None:  # InfoNCE of the same critic: a lower bound that never exceeds ln(negatives), with a small variance
@@ -344,9 +344,7 @@ def report(data: Prepared, candidates: list[Candidate], cfg: EstimatorConfig, st
             train = data.view(kept.preprocess).train
             rows = min(len(data.test[0]), DENSITY_RATIO_TRAIN_ROWS)  # rows every candidate was fitted on
             own = in_sample_check(kept.critic, train, rows, cfg.eval_batch_size, report_bound)
-            if own is not None:  # the fit's optimism: the held-out and in-sample bounds bracket what the critic's family reaches
-                in_sample = {"nats": own.nats, "stderr": own.stderr, "rows": own.rows}
-                ci = optimism_interval(ci, own)
+            ci = optimism_interval(ci, own)  # the fit's optimism: held-out and in-sample bounds bracket its family's reach
         else:
             nats, stderr, ci, notes = _no_dependence(data, candidates, cfg)
             set_aside.extend(notes)
@@ -384,10 +382,10 @@ def report(data: Prepared, candidates: list[Candidate], cfg: EstimatorConfig, st
         preprocess=view.preprocess,
         deterministic=why is not None,
         knn=knn,
-        in_sample=in_sample,
+        in_sample={"nats": own.nats, "stderr": own.stderr, "rows": own.rows} if own is not None else {},
         screen=data.screen,
     )
-    messages = [*data.notes, *set_aside, *_warnings(result, kept, candidates, int(held_out.block.min()))]
+    messages = [*data.notes, *set_aside, *_warnings(result, kept, candidates, int(held_out.block.min()), own)]
     if knn and ci[1] > knn["ci_high_before"]:
         messages.append(
             f"the {kept.name} critic may be short: the KSG k-NN estimate on {knn['rows']} test rows, "
