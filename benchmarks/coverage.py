@@ -77,6 +77,8 @@ def _median(values: list[float]) -> float:
 def summary(records: list[dict[str, Any]]) -> str:
     """Coverage by limit, median relative error, runs within a factor 1.25, median widening of the interval."""
     n, marks = len(records), Counter(r["mark"] for r in records)
+    if not n:
+        return "no runs"
     sampling, in_sample = marks["+"], marks["+"] + marks["i"]
     covered = in_sample + marks["k"]
     measured = [r for r in records if r["truth"] > 0 and not r["deterministic"]]
@@ -87,8 +89,6 @@ def summary(records: list[dict[str, Any]]) -> str:
         for r in records
         if r["detected"] and not r["deterministic"] and r["stderr"] > 0
     ]
-    if not n:
-        return "no runs"
     return (
         f"{n} runs: the reported interval covers the truth on {covered} ({100 * covered / n:.0f}%); the sampling interval "
         f"alone on {sampling}; up to the in-sample limit on {in_sample}; it misses with the truth below it on {marks['-']}, "
