@@ -130,7 +130,7 @@ def test_a_candidate_of_another_preprocessing_is_as_simple_as_its_kind() -> None
 
 
 def test_the_standardised_view_is_skipped_only_where_the_gaussian_copula_explains_the_density_ratio() -> None:
-    from neuralmi.estimate import _copula_suffices
+    from neuralmi._fit import _copula_suffices
 
     gaussian = candidate("gaussian", 0.418, 0.024)
     assert _copula_suffices([gaussian, candidate("density_ratio", 0.419, 0.024)])  # a Gaussian copula: nothing more found

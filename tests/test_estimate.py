@@ -286,10 +286,10 @@ def test_gaussian_critic_is_kept_when_it_wins_on_validation() -> None:
 
 
 def test_trained_critic_is_kept_where_no_quadratic_can_follow(monkeypatch: pytest.MonkeyPatch) -> None:
-    import neuralmi.estimate
+    import neuralmi._fit
 
-    refined, real = [], neuralmi.estimate.fit_quadratic
-    monkeypatch.setattr(neuralmi.estimate, "fit_quadratic", lambda *a: refined.append(1) or real(*a))
+    refined, real = [], neuralmi._fit.fit_quadratic
+    monkeypatch.setattr(neuralmi._fit, "fit_quadratic", lambda *a: refined.append(1) or real(*a))
     rng = np.random.default_rng(32)
     x = rng.choice([-1.0, 1.0], size=3000)
     y = x + 0.5 * rng.normal(size=3000)  # binary input: the log ratio has a log-cosh term in y
@@ -313,12 +313,12 @@ def test_quadratic_refinement_is_kept_where_the_gaussian_fit_falls_short() -> No
 
 
 def test_gaussian_candidate_must_beat_the_untrained_critic(monkeypatch: pytest.MonkeyPatch) -> None:
-    import neuralmi.estimate
+    import neuralmi._fit
 
     def refine(*args: object) -> None:
         pytest.fail("a fit that detects no dependence was refined")
 
-    monkeypatch.setattr(neuralmi.estimate, "fit_quadratic", refine)
+    monkeypatch.setattr(neuralmi._fit, "fit_quadratic", refine)
     rng = np.random.default_rng(33)
     x, y = rng.normal(size=(2000, 5)), rng.normal(size=(2000, 5))  # independent
     result = quiet(x, y, max_steps=200, **GAUSSIAN_FAMILY)
