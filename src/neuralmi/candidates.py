@@ -199,6 +199,13 @@ def fit_quadratic(gaussian: GaussianCritic, train: Split, val: Split, cfg: Estim
 DENSITY_RATIO_STEPS = 2000
 """Step budget of the density-ratio critic's maximum-likelihood fit (it stops on validation NLL)."""
 
+DENSITY_RATIO_PATIENCE = 3
+"""Validation checks (100 steps apart) without a new best NLL before the density-ratio fit stops. Past its best,
+a mixture density network's validation NLL rises steadily (it over-fits: on the 3+3 Student-t of the ``nongaussian``
+family, 2.60 at step 400, 2.98 at step 2,000), so more checks buy steps, not fits: with 5 checks instead, 56 of that
+family's 60 runs (3 seeds) gave the same estimate and the other 4 moved by at most 0.0023 nats, for a median call of
+6.7 s instead of 5.7 s (one thread, 2026-12-02)."""
+
 
 def fit_density_ratio_candidate(
     train: Split, val: Split, cfg: EstimatorConfig, *, preprocess: str | None = None, side: Side | None = None
@@ -210,7 +217,15 @@ def fit_density_ratio_candidate(
     which then joins the name: ``density_ratio_x|y``.
     """
     start = time.perf_counter()
-    critic = fit_density_ratio(train, val, seed=cfg.seed, max_steps=DENSITY_RATIO_STEPS, device=train[0].device, side=side)
+    critic = fit_density_ratio(
+        train,
+        val,
+        seed=cfg.seed,
+        max_steps=DENSITY_RATIO_STEPS,
+        patience=DENSITY_RATIO_PATIENCE,
+        device=train[0].device,
+        side=side,
+    )
     value, se = validate(critic, val, cfg)
     kind = "density_ratio" if side is None else f"density_ratio_{side}"
     return Candidate(
