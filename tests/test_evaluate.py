@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from neuralmi._evaluate import score_blocks, summarise
+from neuralmi._evaluate import paired_difference, score_blocks, summarise
 from neuralmi.bounds import BOUNDS, MI_BOUNDS, REPORT_WITH, REPORTABLE, donsker_varadhan, infonce, needs_matrix, nwj
 
 
@@ -195,3 +195,19 @@ def test_column_terms_are_scored_only_for_infonce() -> None:
     assert summarise(for_dv, "dv") == summarise(both, "dv")
     with pytest.raises(ValueError, match="score them with report='infonce'"):
         summarise(for_dv, "infonce")
+
+
+@pytest.mark.parametrize("report", ["dv", "nwj", "infonce"])
+def test_a_paired_difference_cancels_the_noise_two_close_critics_share(report: str) -> None:
+    n = 400
+    gen = torch.Generator().manual_seed(3)
+    table = torch.randn(n, n, generator=gen) + 2.0 * torch.eye(n)  # a critic that finds the pairs
+    nudged = table + 0.05 * torch.randn(n, n, generator=gen)  # a close second critic on the same rows
+    a, b = (score_blocks(Table(t), _indices(n), _indices(n), 100, report) for t in (table, nudged))
+    (va, sa), (vb, sb) = summarise(a, report), summarise(b, report)
+    gain, se = paired_difference(a, b, report)
+    assert gain == pytest.approx(va - vb, abs=1e-12)
+    assert 0.0 < se < 0.25 * min(sa, sb)  # the rows both were scored on are no longer a source of error
+    assert paired_difference(a, a, report) == (0.0, 0.0)
+    with pytest.raises(ValueError, match="same rows"):
+        paired_difference(a, score_blocks(Table(table), _indices(n), _indices(n), 50, report), report)
