@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from neuralmi.candidates import SIMPLICITY, Candidate, Ensemble, FromOneHot, fit_ensemble, select
+from neuralmi.candidates import SIMPLICITY, Candidate, Ensemble, FromOneHot, fit_both_sides, fit_ensemble, select
 from neuralmi.critics import BilinearCritic
 from neuralmi.errors import NeuralMIError
 from neuralmi.estimate import EstimatorConfig
@@ -82,6 +82,31 @@ def test_the_ensemble_must_beat_its_better_member_by_a_standard_error() -> None:
     ensemble = fit_ensemble([low, high], (x, y), cfg)
     assert ensemble is not None and ensemble.name == "ensemble(b+a)" and ensemble.val > 0.2
     assert fit_ensemble([Candidate("a", Fixed(0.1), 10.0, 0.01), high], (x, y), cfg) is None  # cannot beat 10 nats
+
+
+def test_both_sides_average_the_two_conditionals_of_one_view_as_simple_as_either() -> None:
+    x, y = noisy_copy()
+    cfg = EstimatorConfig()
+    given_x = Candidate("density_ratio_standardize", Fixed(0.1), 0.0982, 0.01, preprocess="standardize")
+    given_y = Candidate("density_ratio_x|y_standardize", Fixed(0.5), 0.15, 0.01, preprocess="standardize")
+    both = fit_both_sides(given_x, given_y, (x, y), cfg)
+    assert both is not None
+    assert both.name == "density_ratio_both_standardize" and both.kind == "density_ratio_both"
+    assert both.preprocess == "standardize" and both.val > 0.2  # T = 0.3·xy: near the family's best (0.215 nats)
+    torch.testing.assert_close(both.critic(x[:4], y[:5]), 0.3 * (x[:4] @ y[:5].T))
+    # as simple as its members: where it scores highest it is kept, with no margin to clear
+    assert select([given_x, given_y, both])[0] is both
+    assert select([given_x, given_y, Candidate(both.name, both.critic, 0.14, 0.01, preprocess="standardize")])[0] is given_y
+    with pytest.raises(NeuralMIError, match="one view"):
+        fit_both_sides(given_x, Candidate("density_ratio_x|y", Fixed(0.5), 0.15, 0.01), (x, y), cfg)
+    # an average that does not beat the better member by a paired standard error is not offered
+    near_best = Candidate("density_ratio_x|y_standardize", Fixed(0.3), 0.215, 0.01, preprocess="standardize")
+    assert (
+        fit_both_sides(
+            Candidate("density_ratio_standardize", Fixed(0.31), 0.215, 0.01, preprocess="standardize"), near_best, (x, y), cfg
+        )
+        is None
+    )
 
 
 def test_one_hot_rows_become_codes_and_unseen_rows_score_zero() -> None:

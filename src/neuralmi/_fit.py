@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from neuralmi._prepare import DENSITY_RATIO_TRAIN_ROWS, Prepared, density_ratio_offered, gaussian_fits
 from neuralmi.candidates import (
     Candidate,
+    fit_both_sides,
     fit_density_ratio_candidate,
     fit_ensemble,
     fit_gaussian,
@@ -89,9 +90,16 @@ def _other_side(data: Prepared, cfg: EstimatorConfig, candidates: list[Candidate
     kept, detects = select(candidates)
     if not detects or kept.kind != "density_ratio":
         return None
-    view = data if kept.preprocess is None else data.alternative
-    assert view is not None
+    view = _view(data, kept.preprocess)
     return fit_density_ratio_candidate(_ratio_rows(view), view.val, cfg, preprocess=kept.preprocess, side="x|y")
+
+
+def _view(data: Prepared, preprocess: str | None) -> Prepared:
+    """The prepared split a candidate of this preprocessing was fitted on (its test split may still be unprepared)."""
+    if preprocess is None:
+        return data
+    assert data.alternative is not None and data.alternative.preprocess == preprocess
+    return data.alternative
 
 
 def _ratio_rows(view: Prepared) -> tuple[Tensor, Tensor]:
@@ -138,11 +146,16 @@ def fit(data: Prepared, cfg: EstimatorConfig, critic: nn.Module | None = None, r
         other_side = _other_side(data, cfg, candidates)
         if other_side is not None:
             candidates.append(other_side)
+            given_x = next(c for c in candidates if c.kind == "density_ratio" and c.preprocess == other_side.preprocess)
+            both = fit_both_sides(given_x, other_side, _view(data, other_side.preprocess).val, cfg)
+            if both is not None:
+                candidates.append(both)
     # the network is kept only above the best other candidate plus a standard error (the one-standard-error rule)
     rival = max((c.val + c.val_stderr for c in candidates if c.detects), default=None)
     candidates.insert(0, fit_network(cfg.critic, network, data.train, data.val, cfg, run, rival=rival))
-    if cfg.ensemble:
-        ensemble = fit_ensemble(candidates, data.val, cfg)
+    best = max((c for c in candidates if c.detects), key=lambda c: c.val, default=None)
+    if cfg.ensemble and best is not None:  # the members read the best candidate's preprocessing: validate on its rows
+        ensemble = fit_ensemble(candidates, _view(data, best.preprocess).val, cfg)
         if ensemble is not None:
             candidates.append(ensemble)
     return candidates
