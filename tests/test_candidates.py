@@ -109,6 +109,18 @@ def test_both_sides_average_the_two_conditionals_of_one_view_as_simple_as_either
     )
 
 
+def test_the_ensemble_leaves_the_two_conditionals_of_one_density_ratio_to_both_sides() -> None:
+    x, y = noisy_copy()
+    cfg = EstimatorConfig()
+    given_x, given_y = (
+        Candidate("density_ratio", Fixed(0.1), 0.0982, 0.01),
+        Candidate("density_ratio_x|y", Fixed(0.5), 0.15, 0.01),
+    )
+    assert fit_ensemble([Candidate("a", Fixed(0.1), 0.0982, 0.01), given_y], (x, y), cfg) is not None  # others: averaged
+    assert fit_ensemble([given_x, given_y], (x, y), cfg) is None  # fit_both_sides judges this pair
+    assert fit_ensemble([Candidate("density_ratio_both", Fixed(0.3), 0.2, 0.01), given_y], (x, y), cfg) is None
+
+
 def test_one_hot_rows_become_codes_and_unseen_rows_score_zero() -> None:
     onehot = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]])
     assert FromOneHot.codes(onehot).tolist() == [0, 1, -1]

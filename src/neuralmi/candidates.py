@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from neuralmi._evaluate import paired_difference, score_blocks, summarise
+from neuralmi._evaluate import HeldOut, paired_difference, score_blocks, summarise
 from neuralmi._train import Trainer
 from neuralmi.config import EstimatorConfig, RunOptions
 from neuralmi.critics import GaussianCritic, QuadraticCritic
@@ -85,6 +85,7 @@ class Candidate:
         preprocess: the preprocessing of the data it was fitted on, where not the config's
             (its name then ends in ``_<preprocess>``), else None.
         abandoned: training stopped early because it could no longer reach another candidate.
+        held: its per-sample statistics on the validation split, where kept for a paired comparison, else None.
     """
 
     name: str
@@ -100,6 +101,7 @@ class Candidate:
     trained: nn.Module | None = None
     preprocess: str | None = None
     abandoned: bool = False
+    held: HeldOut | None = field(default=None, repr=False, compare=False)
 
     @property
     def kind(self) -> str:
@@ -227,7 +229,8 @@ def fit_density_ratio_candidate(
         device=train[0].device,
         side=side,
     )
-    value, se = validate(critic, val, cfg)
+    held = score_blocks(critic, *val, cfg.eval_batch_size, cfg.report_bound)
+    value, se = summarise(held, cfg.report_bound)
     kind = "density_ratio" if side is None else f"density_ratio_{side}"
     return Candidate(
         kind if preprocess is None else f"{kind}_{preprocess}",
@@ -239,6 +242,7 @@ def fit_density_ratio_candidate(
         max_steps=DENSITY_RATIO_STEPS,
         seconds=time.perf_counter() - start,
         preprocess=preprocess,
+        held=held,
     )
 
 
@@ -343,11 +347,14 @@ def fit_ensemble(candidates: list[Candidate], val: Split, cfg: EstimatorConfig) 
 
     Both members read the same preprocessing (the best candidate's). None where fewer than two
     detect, or where the average does not clear that bar (the one-standard-error rule: the single
-    critic wins ties within the noise).
+    critic wins ties within the noise). The average of a density ratio's two conditionals, and
+    averages with it, are :func:`fit_both_sides`'s to judge (on a paired error bar): None there too.
     """
     detecting = sorted((c for c in candidates if c.detects), key=lambda c: c.val, reverse=True)
     detecting = [c for c in detecting if c.preprocess == detecting[0].preprocess][:2] if detecting else []
-    if len(detecting) < 2:
+    if len(detecting) < 2 or {c.kind for c in detecting} & {"density_ratio_both"}:
+        return None
+    if {c.kind for c in detecting} == {"density_ratio", "density_ratio_x|y"}:
         return None
     start = time.perf_counter()
     critic = Ensemble([c.critic for c in detecting])
@@ -375,7 +382,8 @@ def fit_both_sides(given_x: Candidate, given_y: Candidate, val: Split, cfg: Esti
     start = time.perf_counter()
     critic, better = Ensemble([given_x.critic, given_y.critic]), max(given_x, given_y, key=lambda c: c.val)
     report = cfg.report_bound
-    averaged, alone = (score_blocks(c, *val, cfg.eval_batch_size, report) for c in (critic, better.critic))
+    averaged = score_blocks(critic, *val, cfg.eval_batch_size, report)
+    alone = better.held if better.held is not None else score_blocks(better.critic, *val, cfg.eval_batch_size, report)
     gain, gain_se = paired_difference(averaged, alone, report)
     if not gain > gain_se:
         return None
