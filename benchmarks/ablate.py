@@ -5,7 +5,7 @@ Run: ``.venv/bin/python benchmarks/ablate.py --without standardised|x_given_y|de
 estimate, its error against the truth and the critic that reported.
 
 - ``standardised``: the density-ratio critic on the standardised view is never fitted (only normal scores);
-- ``x_given_y``: the density-ratio critic is never refitted modelling x given y;
+- ``x_given_y``: the density-ratio critic is never refitted modelling x given y (so no average of both sides either);
 - ``density_ratio``: no density-ratio candidate at all (``density_ratio=False``).
 """
 

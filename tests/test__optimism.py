@@ -105,7 +105,7 @@ def test_a_standardised_view_critic_is_scored_on_that_views_training_head() -> N
     data = E.prepare(x, y, cfg)
     view = data.alternative
     assert view is not None and view.preprocess == "standardize"
-    candidate = fit_density_ratio_candidate(_fit._ratio_rows(view), view.val, cfg, preprocess=view.preprocess)
+    candidate = fit_density_ratio_candidate(_fit.ratio_rows(view), view.val, cfg, preprocess=view.preprocess)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MIWarning)
         r = E.report(data, [candidate], cfg, 0.0)
@@ -116,11 +116,9 @@ def test_a_standardised_view_critic_is_scored_on_that_views_training_head() -> N
 
 
 def test_never_more_in_sample_rows_than_every_candidate_was_fitted_on(monkeypatch: pytest.MonkeyPatch) -> None:
-    from neuralmi import _fit
-    from neuralmi import estimate as E
+    from neuralmi import _prepare
 
-    monkeypatch.setattr(E, "DENSITY_RATIO_TRAIN_ROWS", 500)  # the in-sample cap
-    monkeypatch.setattr(_fit, "DENSITY_RATIO_TRAIN_ROWS", 500)  # the rows the density-ratio critics fit on
+    monkeypatch.setattr(_prepare, "DENSITY_RATIO_TRAIN_ROWS", 500)  # the fits' rows and the in-sample cap both follow
     r = _quiet(*_gaussian_pair(3000, 2, 0.5, 8), max_steps=100)
     assert r.n_test == 900 and r.in_sample["rows"] == 500  # type: ignore[attr-defined]
 

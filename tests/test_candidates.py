@@ -8,7 +8,8 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from neuralmi.candidates import SIMPLICITY, Candidate, Ensemble, FromOneHot, fit_both_sides, fit_ensemble, select
+from neuralmi._evaluate import paired_difference, score_blocks
+from neuralmi.candidates import SIMPLICITY, Candidate, Ensemble, FromOneHot, fit_both_sides, fit_ensemble, select, validate
 from neuralmi.critics import BilinearCritic
 from neuralmi.errors import NeuralMIError
 from neuralmi.estimate import EstimatorConfig
@@ -84,29 +85,48 @@ def test_the_ensemble_must_beat_its_better_member_by_a_standard_error() -> None:
     assert fit_ensemble([Candidate("a", Fixed(0.1), 10.0, 0.01), high], (x, y), cfg) is None  # cannot beat 10 nats
 
 
-def test_both_sides_average_the_two_conditionals_of_one_view_as_simple_as_either() -> None:
+def test_both_sides_average_the_two_conditionals_of_one_view_where_they_beat_the_better_by_a_paired_error() -> None:
     x, y = noisy_copy()
     cfg = EstimatorConfig()
-    given_x = Candidate("density_ratio_standardize", Fixed(0.1), 0.0982, 0.01, preprocess="standardize")
-    given_y = Candidate("density_ratio_x|y_standardize", Fixed(0.5), 0.15, 0.01, preprocess="standardize")
+
+    def side(name: str, weight: float) -> Candidate:
+        value, se = validate(Fixed(weight), (x, y), cfg)  # its real validation record
+        return Candidate(f"{name}_standardize", Fixed(weight), value, se, preprocess="standardize")
+
+    # DV of T = w·xy on these rows: 0.098 at w = 0.1, -0.078 at 0.5, about 0.215 near 0.3
+    given_x, given_y = side("density_ratio", 0.1), side("density_ratio_x|y", 0.5)
     both = fit_both_sides(given_x, given_y, (x, y), cfg)
-    assert both is not None
+    assert both is not None and both.val > 0.2
     assert both.name == "density_ratio_both_standardize" and both.kind == "density_ratio_both"
-    assert both.preprocess == "standardize" and both.val > 0.2  # T = 0.3·xy: near the family's best (0.215 nats)
+    assert both.preprocess == "standardize"
     torch.testing.assert_close(both.critic(x[:4], y[:5]), 0.3 * (x[:4] @ y[:5].T))
     # as simple as its members: where it scores highest it is kept, with no margin to clear
     assert select([given_x, given_y, both])[0] is both
-    assert select([given_x, given_y, Candidate(both.name, both.critic, 0.14, 0.01, preprocess="standardize")])[0] is given_y
+    # an average above the better member, but by less than one paired standard error, is not offered
+    near_x, near_y = side("density_ratio", 0.2), side("density_ratio_x|y", 0.38)
+    better = max(near_x, near_y, key=lambda c: c.val)
+    gain, gain_se = paired_difference(
+        score_blocks(Ensemble([near_x.critic, near_y.critic]), x, y, cfg.eval_batch_size, "dv"),
+        score_blocks(better.critic, x, y, cfg.eval_batch_size, "dv"),
+        "dv",
+    )
+    assert 0.0 < gain < gain_se
+    assert fit_both_sides(near_x, near_y, (x, y), cfg) is None
     with pytest.raises(NeuralMIError, match="one view"):
         fit_both_sides(given_x, Candidate("density_ratio_x|y", Fixed(0.5), 0.15, 0.01), (x, y), cfg)
-    # an average that does not beat the better member by a paired standard error is not offered
-    near_best = Candidate("density_ratio_x|y_standardize", Fixed(0.3), 0.215, 0.01, preprocess="standardize")
-    assert (
-        fit_both_sides(
-            Candidate("density_ratio_standardize", Fixed(0.31), 0.215, 0.01, preprocess="standardize"), near_best, (x, y), cfg
-        )
-        is None
+
+
+def test_both_sides_trust_a_members_kept_statistics_only_on_the_very_rows_they_came_from() -> None:
+    x, y = noisy_copy()
+    cfg = EstimatorConfig()
+    stale = score_blocks(Fixed(-1.0), x, y, cfg.eval_batch_size, "dv")  # another critic's statistics
+    given_x = Candidate("density_ratio", Fixed(0.2), *validate(Fixed(0.2), (x, y), cfg))
+    given_y = Candidate(
+        "density_ratio_x|y", Fixed(0.38), *validate(Fixed(0.38), (x, y), cfg), held=((x.clone(), y.clone()), stale)
     )
+    assert fit_both_sides(given_x, given_y, (x, y), cfg) is None  # other tensors: re-scored, below the bar as above
+    given_y.held = ((x, y), stale)
+    assert fit_both_sides(given_x, given_y, (x, y), cfg) is not None  # these very rows: the kept statistics are used
 
 
 def test_the_ensemble_leaves_the_two_conditionals_of_one_density_ratio_to_both_sides() -> None:

@@ -1,8 +1,8 @@
 r"""The fit stage of :func:`~neuralmi.estimate_mi` (private): which candidate critics apply, each fitted on the training split.
 
 :func:`fit` builds the list (the named network, the closed-form Gaussian critic and its quadratic
-refinement, the density-ratio critics on one or two views and sides, the label critics, an
-ensemble); :mod:`neuralmi.candidates` fits and validates each one. :mod:`neuralmi.estimate`
+refinement, the density-ratio critics on one or two views and sides and the average of a density
+ratio's two sides, the label critics, an ensemble); :mod:`neuralmi.candidates` fits and validates each one. :mod:`neuralmi.estimate`
 re-exports :func:`fit` and :func:`build_critic`.
 """
 
@@ -13,7 +13,8 @@ import math
 import torch
 from torch import Tensor, nn
 
-from neuralmi._prepare import DENSITY_RATIO_TRAIN_ROWS, Prepared, density_ratio_offered, gaussian_fits
+from neuralmi import _prepare
+from neuralmi._prepare import Prepared, density_ratio_offered, gaussian_fits
 from neuralmi.candidates import (
     Candidate,
     fit_both_sides,
@@ -29,7 +30,7 @@ from neuralmi.config import EstimatorConfig, RunOptions
 from neuralmi.critics import FITTED_CRITICS, GaussianCritic, make_critic, options_of
 from neuralmi.errors import NeuralMIError
 
-__all__ = ["build_critic", "fit"]
+__all__ = ["build_critic", "fit", "fitted_rows", "ratio_rows"]
 
 
 def build_critic(config: EstimatorConfig, x_dim: int, y_dim: int) -> nn.Module:
@@ -91,7 +92,7 @@ def _other_side(data: Prepared, cfg: EstimatorConfig, candidates: list[Candidate
     if not detects or kept.kind != "density_ratio":
         return None
     view = _view(data, kept.preprocess)
-    return fit_density_ratio_candidate(_ratio_rows(view), view.val, cfg, preprocess=kept.preprocess, side="x|y")
+    return fit_density_ratio_candidate(ratio_rows(view), view.val, cfg, preprocess=kept.preprocess, side="x|y")
 
 
 def _view(data: Prepared, preprocess: str | None) -> Prepared:
@@ -102,9 +103,19 @@ def _view(data: Prepared, preprocess: str | None) -> Prepared:
     return data.alternative
 
 
-def _ratio_rows(view: Prepared) -> tuple[Tensor, Tensor]:
-    """The training rows a density-ratio critic fits on: the first :data:`DENSITY_RATIO_TRAIN_ROWS` of the view's."""
-    return view.train[0][:DENSITY_RATIO_TRAIN_ROWS], view.train[1][:DENSITY_RATIO_TRAIN_ROWS]
+def ratio_rows(view: Prepared) -> tuple[Tensor, Tensor]:
+    """The training rows a density-ratio critic fits on: the first :data:`~neuralmi._prepare.DENSITY_RATIO_TRAIN_ROWS` of the view's.
+
+    Read from :mod:`neuralmi._prepare` at each call, so the report's in-sample check, which asks
+    :func:`fitted_rows`, and the fits always agree.
+    """
+    rows = fitted_rows()
+    return view.train[0][:rows], view.train[1][:rows]
+
+
+def fitted_rows() -> int:
+    """How many training rows every candidate was fitted on at most (the density-ratio critics' cap)."""
+    return _prepare.DENSITY_RATIO_TRAIN_ROWS
 
 
 def fit(data: Prepared, cfg: EstimatorConfig, critic: nn.Module | None = None, run: RunOptions | None = None) -> list[Candidate]:
@@ -114,10 +125,12 @@ def fit(data: Prepared, cfg: EstimatorConfig, critic: nn.Module | None = None, r
     critic alone. Otherwise: the named network, and the Gaussian critic with its quadratic
     refinement where they fit, and the density-ratio critic: on the standardised view too where it
     beats the Gaussian copula (:func:`_copula_suffices`), modelling x given y too where the sides are
-    of equal size and it would be kept (:func:`_other_side`). A fit that detects nothing is not
-    refined (a quadratic form sees dependence only through the cross-covariance the fit already
-    measured). ``run`` sets the
-    network's progress bar and checkpoint (default: neither).
+    of equal size and it would be kept (:func:`_other_side`), with the average of both conditionals
+    where it beats the better one (:func:`~neuralmi.candidates.fit_both_sides`); with ``cfg.ensemble``
+    (which also gates that average), the average of the two best candidates where it beats them
+    (:func:`~neuralmi.candidates.fit_ensemble`). A fit that detects nothing is not refined (a
+    quadratic form sees dependence only through the cross-covariance the fit already measured).
+    ``run`` sets the network's progress bar and checkpoint (default: neither).
     """
     run = run or RunOptions(progress=False)
     if critic is not None:
@@ -139,15 +152,15 @@ def fit(data: Prepared, cfg: EstimatorConfig, critic: nn.Module | None = None, r
             if quadratic.kept_step > 0:  # otherwise it is the Gaussian fit again
                 candidates.append(quadratic)
     if density_ratio_offered(data, cfg):
-        candidates.append(fit_density_ratio_candidate(_ratio_rows(data), data.val, cfg))
+        candidates.append(fit_density_ratio_candidate(ratio_rows(data), data.val, cfg))
         if data.alternative is not None and not _copula_suffices(candidates):
             view = data.alternative
-            candidates.append(fit_density_ratio_candidate(_ratio_rows(view), view.val, cfg, preprocess=view.preprocess))
+            candidates.append(fit_density_ratio_candidate(ratio_rows(view), view.val, cfg, preprocess=view.preprocess))
         other_side = _other_side(data, cfg, candidates)
         if other_side is not None:
             candidates.append(other_side)
             given_x = next(c for c in candidates if c.kind == "density_ratio" and c.preprocess == other_side.preprocess)
-            both = fit_both_sides(given_x, other_side, _view(data, other_side.preprocess).val, cfg)
+            both = fit_both_sides(given_x, other_side, _view(data, other_side.preprocess).val, cfg) if cfg.ensemble else None
             if both is not None:
                 candidates.append(both)
     # the network is kept only above the best other candidate plus a standard error (the one-standard-error rule)

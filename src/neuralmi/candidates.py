@@ -85,7 +85,7 @@ class Candidate:
         preprocess: the preprocessing of the data it was fitted on, where not the config's
             (its name then ends in ``_<preprocess>``), else None.
         abandoned: training stopped early because it could no longer reach another candidate.
-        held: its per-sample statistics on the validation split, where kept for a paired comparison, else None.
+        held: the validation rows it was scored on and its per-sample statistics there, kept for a paired comparison, else None.
     """
 
     name: str
@@ -101,7 +101,7 @@ class Candidate:
     trained: nn.Module | None = None
     preprocess: str | None = None
     abandoned: bool = False
-    held: HeldOut | None = field(default=None, repr=False, compare=False)
+    held: tuple[Split, HeldOut] | None = field(default=None, repr=False, compare=False)
 
     @property
     def kind(self) -> str:
@@ -242,7 +242,7 @@ def fit_density_ratio_candidate(
         max_steps=DENSITY_RATIO_STEPS,
         seconds=time.perf_counter() - start,
         preprocess=preprocess,
-        held=held,
+        held=(val, held),
     )
 
 
@@ -348,7 +348,8 @@ def fit_ensemble(candidates: list[Candidate], val: Split, cfg: EstimatorConfig) 
     Both members read the same preprocessing (the best candidate's). None where fewer than two
     detect, or where the average does not clear that bar (the one-standard-error rule: the single
     critic wins ties within the noise). The average of a density ratio's two conditionals, and
-    averages with it, are :func:`fit_both_sides`'s to judge (on a paired error bar): None there too.
+    averages with it, are :func:`fit_both_sides`'s to judge (on a paired error bar): where the two
+    best are that pair, or one of them is their average, None too (no other pair is tried).
     """
     detecting = sorted((c for c in candidates if c.detects), key=lambda c: c.val, reverse=True)
     detecting = [c for c in detecting if c.preprocess == detecting[0].preprocess][:2] if detecting else []
@@ -383,7 +384,10 @@ def fit_both_sides(given_x: Candidate, given_y: Candidate, val: Split, cfg: Esti
     critic, better = Ensemble([given_x.critic, given_y.critic]), max(given_x, given_y, key=lambda c: c.val)
     report = cfg.report_bound
     averaged = score_blocks(critic, *val, cfg.eval_batch_size, report)
-    alone = better.held if better.held is not None else score_blocks(better.critic, *val, cfg.eval_batch_size, report)
+    if better.held is not None and all(a is b for a, b in zip(better.held[0], val)):
+        alone = better.held[1]  # scored on these very rows already
+    else:
+        alone = score_blocks(better.critic, *val, cfg.eval_batch_size, report)
     gain, gain_se = paired_difference(averaged, alone, report)
     if not gain > gain_se:
         return None

@@ -28,11 +28,10 @@ from neuralmi._call import resolve_config as _config
 from neuralmi._call import torch_threads as _threads
 from neuralmi._crosscheck import knn_check, raised_interval
 from neuralmi._evaluate import HeldOut, score_blocks, summarise
-from neuralmi._fit import build_critic, fit
+from neuralmi._fit import build_critic, fit, fitted_rows
 from neuralmi._optimism import InSample, in_sample_check, optimism_interval, overfits
 from neuralmi._plausibility import ceiling, deterministic_dependence, implausible
 from neuralmi._prepare import (
-    DENSITY_RATIO_TRAIN_ROWS,
     Prepared,
     gaussian_fits,
     prepare,
@@ -218,7 +217,7 @@ def report(data: Prepared, candidates: list[Candidate], cfg: EstimatorConfig, st
         if detected:
             ci = _interval(nats, stderr)
             train = data.view(kept.preprocess).train
-            rows = min(len(data.test[0]), DENSITY_RATIO_TRAIN_ROWS)  # rows every candidate was fitted on
+            rows = min(len(data.test[0]), fitted_rows())  # rows every candidate was fitted on
             own = in_sample_check(kept.critic, train, rows, cfg.eval_batch_size, report_bound)
             ci = optimism_interval(ci, own)  # the fit's optimism: held-out and in-sample bounds bracket its family's reach
         else:
