@@ -78,8 +78,8 @@ def _copula_suffices(candidates: list[Candidate]) -> bool:
     return ratio.val <= best.val + min(ratio.val_stderr, best.val_stderr)
 
 
-def _other_side(data: Prepared, cfg: EstimatorConfig, candidates: list[Candidate]) -> Candidate | None:
-    """On sides of equal size, the density-ratio critic that would report, fitted again modelling x given y.
+def _other_side(data: Prepared, cfg: EstimatorConfig, candidates: list[Candidate]) -> tuple[Candidate, Candidate] | None:
+    """On sides of equal size, (the density-ratio critic that would report, the same fitted again modelling x given y).
 
     With as many features on each side, neither conditional is the natural one to model and either
     can fit the data better (a mixture of Gaussians given x may be a poorer model than given y), so
@@ -92,7 +92,7 @@ def _other_side(data: Prepared, cfg: EstimatorConfig, candidates: list[Candidate
     if not detects or kept.kind != "density_ratio":
         return None
     view = _view(data, kept.preprocess)
-    return fit_density_ratio_candidate(ratio_rows(view), view.val, cfg, preprocess=kept.preprocess, side="x|y")
+    return kept, fit_density_ratio_candidate(ratio_rows(view), view.val, cfg, preprocess=kept.preprocess, side="x|y")
 
 
 def _view(data: Prepared, preprocess: str | None) -> Prepared:
@@ -156,11 +156,11 @@ def fit(data: Prepared, cfg: EstimatorConfig, critic: nn.Module | None = None, r
         if data.alternative is not None and not _copula_suffices(candidates):
             view = data.alternative
             candidates.append(fit_density_ratio_candidate(ratio_rows(view), view.val, cfg, preprocess=view.preprocess))
-        other_side = _other_side(data, cfg, candidates)
-        if other_side is not None:
-            candidates.append(other_side)
-            given_x = next(c for c in candidates if c.kind == "density_ratio" and c.preprocess == other_side.preprocess)
-            both = fit_both_sides(given_x, other_side, _view(data, other_side.preprocess).val, cfg) if cfg.ensemble else None
+        sides = _other_side(data, cfg, candidates)
+        if sides is not None:
+            given_x, given_y = sides
+            candidates.append(given_y)
+            both = fit_both_sides(given_x, given_y, _view(data, given_y.preprocess).val, cfg) if cfg.ensemble else None
             if both is not None:
                 candidates.append(both)
     # the network is kept only above the best other candidate plus a standard error (the one-standard-error rule)

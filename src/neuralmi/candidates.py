@@ -353,9 +353,8 @@ def fit_ensemble(candidates: list[Candidate], val: Split, cfg: EstimatorConfig) 
     """
     detecting = sorted((c for c in candidates if c.detects), key=lambda c: c.val, reverse=True)
     detecting = [c for c in detecting if c.preprocess == detecting[0].preprocess][:2] if detecting else []
-    if len(detecting) < 2 or {c.kind for c in detecting} & {"density_ratio_both"}:
-        return None
-    if {c.kind for c in detecting} == {"density_ratio", "density_ratio_x|y"}:
+    kinds = {c.kind for c in detecting}
+    if len(detecting) < 2 or "density_ratio_both" in kinds or kinds == {"density_ratio", "density_ratio_x|y"}:
         return None
     start = time.perf_counter()
     critic = Ensemble([c.critic for c in detecting])
