@@ -10,7 +10,7 @@ import torch
 import neuralmi.density_ratio as dr
 from neuralmi._evaluate import score_blocks, summarise
 from neuralmi.critics import GaussianCritic
-from neuralmi.density_ratio import DensityRatioCritic, MixtureDensityNetwork, fit_density_ratio
+from neuralmi.density_ratio import DensityRatioCritic, MixtureDensityNetwork, fit_density_ratio, reference_size
 
 
 def _gaussian_pairs(n: int, dims: tuple[int, int], rho: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -48,6 +48,7 @@ def test_exports() -> None:
         "DENSITY_RATIO_MAX_FEATURES",
         "DensityRatioCritic",
         "MixtureDensityNetwork",
+        "reference_size",
         "fit_density_ratio",
         "train_mixture",
     }
@@ -115,6 +116,32 @@ def test_marginal_is_the_aggregate_of_the_conditional_over_the_reference() -> No
     with torch.no_grad():
         naive = torch.logsumexp(critic.conditional(critic.reference, y), 0) - math.log(len(critic.reference))
         torch.testing.assert_close(critic.log_marginal(y), naive, rtol=1e-5, atol=1e-4)
+
+
+def test_reference_size_is_the_fewest_rows_whose_mean_is_within_the_tolerance() -> None:
+    g = torch.Generator().manual_seed(0)
+    log_q = 2.0 * torch.randn(50, 8192, generator=g, dtype=torch.float64)  # log-normal q: relative variance e^4 - 1 per row
+    q = log_q.exp()
+    spread = float((q.square().mean(1) / q.mean(1).square() - 1.0).mean())  # the relative variance of one row's q
+    for tolerance in (0.5, 0.05, 0.01):
+        size = reference_size(log_q, tolerance, least=64)
+        assert size in (64, 128, 256, 512, 1024, 2048, 4096, 8192)
+        assert spread / size <= tolerance or size == 8192
+        assert size == 64 or spread / (size // 2) > tolerance  # half as many would not do
+    assert reference_size(log_q[:, :100], 1e-9, least=512) == 100  # fewer rows than the least: all of them
+
+
+def test_fit_keeps_few_reference_rows_where_the_conditional_is_flat_and_all_where_it_is_peaked() -> None:
+    weak = _gaussian_pairs(2600, (2, 2), 0.1, seed=11)
+    strong = _gaussian_pairs(2600, (2, 2), 0.999, seed=11)
+    kept = []
+    for x, y in (weak, strong):
+        critic = fit_density_ratio((x[:2000], y[:2000]), (x[2000:], y[2000:]), seed=0, max_steps=50)
+        kept.append(len(critic.reference))
+        assert all(
+            any(torch.equal(r, t) for t in x[:2000]) for r in critic.reference[:5]
+        )  # training rows of the conditioning side
+    assert kept == [512, 2000]
 
 
 def test_floor_bounds_the_score_below_and_equals_the_defensive_mixture() -> None:
