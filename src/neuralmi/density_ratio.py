@@ -388,6 +388,7 @@ def fit_density_ratio(
     patience: int = 5,
     floor: float = 1e-3,
     side: Side | None = None,
+    size_reference: bool = True,
 ) -> DensityRatioCritic:
     r"""Fit :class:`DensityRatioCritic` by maximum likelihood ``max E log q(v|u)`` on ``train``, stopped on ``val`` NLL.
 
@@ -415,6 +416,8 @@ def fit_density_ratio(
         patience: checks without improvement before stopping.
         floor: weight eps of the marginal mixed into the conditional (T >= log eps).
         side: ``"y|x"`` or ``"x|y"`` to choose the modelled side (default: the smaller one).
+        size_reference: trim the aggregate marginal's rows by :func:`reference_size`; ``False`` keeps up to
+            :data:`MAX_REFERENCE` without that all-pairs pass (for a caller that uses only the conditional).
 
     >>> g = torch.Generator().manual_seed(0)
     >>> x = torch.randn(600, 1, generator=g); y = x + 0.5 * torch.randn(600, 1, generator=g)
@@ -451,7 +454,8 @@ def fit_density_ratio(
     generator = torch.Generator().manual_seed(seed)
     steps, kept, best = train_mixture(q, (u, v), (u_val, v_val), generator, max_steps, batch_size, lr, eval_every, patience)
     reference = u[torch.randperm(len(u), generator=generator)[:MAX_REFERENCE].to(dev)]
-    reference = reference[: _needed_rows(q, reference, v_val)]
+    if size_reference:
+        reference = reference[: _needed_rows(q, reference, v_val)]
     critic = DensityRatioCritic(q, reference, side=side, floor=floor)
     critic.steps, critic.kept_step, critic.val_nll = steps, kept, best - float(q.log_det)  # in units of v
     return critic.eval()
