@@ -129,7 +129,7 @@ def test_both_sides_trust_a_members_kept_statistics_only_on_the_very_rows_they_c
     assert fit_both_sides(given_x, given_y, (x, y), cfg) is not None  # these very rows: the kept statistics are used
 
 
-def test_the_ensemble_leaves_the_two_conditionals_of_one_density_ratio_to_both_sides() -> None:
+def test_the_ensemble_leaves_one_density_ratios_critics_to_both_sides_and_pairs_them_with_another_kind() -> None:
     x, y = noisy_copy()
     cfg = EstimatorConfig()
     given_x, given_y = (
@@ -138,7 +138,12 @@ def test_the_ensemble_leaves_the_two_conditionals_of_one_density_ratio_to_both_s
     )
     assert fit_ensemble([Candidate("a", Fixed(0.1), 0.0982, 0.01), given_y], (x, y), cfg) is not None  # others: averaged
     assert fit_ensemble([given_x, given_y], (x, y), cfg) is None  # fit_both_sides judges this pair
-    assert fit_ensemble([Candidate("density_ratio_both", Fixed(0.3), 0.2, 0.01), given_y], (x, y), cfg) is None
+    both = Candidate("density_ratio_both", Fixed(0.5), 0.15, 0.01)
+    assert fit_ensemble([both, given_x], (x, y), cfg) is None  # and averages with their average
+    # a density ratio's partner is the best critic of another kind, even below the ratio's other critics
+    other = Candidate("separable", Fixed(0.1), 0.05, 0.01)
+    ensemble = fit_ensemble([given_x, both, other], (x, y), cfg)
+    assert ensemble is not None and ensemble.name == "ensemble(density_ratio_both+separable)" and ensemble.val > 0.2
 
 
 def test_one_hot_rows_become_codes_and_unseen_rows_score_zero() -> None:

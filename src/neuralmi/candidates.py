@@ -32,6 +32,7 @@ __all__ = [
     "DETECTION_FLOOR",
     "DETECTION_MARGIN",
     "QUADRATIC_TRAINING",
+    "RATIO_KINDS",
     "SIMPLICITY",
     "Candidate",
     "Ensemble",
@@ -342,27 +343,39 @@ class Ensemble(nn.Module):
         return torch.stack([member.pairs(x, y).float() for member in self.members]).mean(0)  # type: ignore[operator]
 
 
-def fit_ensemble(candidates: list[Candidate], val: Split, cfg: EstimatorConfig) -> Candidate | None:
-    """The average of the two best detecting candidates, where it beats the better one by a validation standard error.
+RATIO_KINDS = frozenset({"density_ratio", "density_ratio_x|y", "density_ratio_both"})
+"""One density ratio's critics on a view: its two conditionals and their average (:func:`fit_both_sides`'s to judge)."""
 
-    Both members read the same preprocessing (the best candidate's). None where fewer than two
-    detect, or where the average does not clear that bar (the one-standard-error rule: the single
-    critic wins ties within the noise). The average of a density ratio's two conditionals, and
-    averages with it, are :func:`fit_both_sides`'s to judge (on a paired error bar): where the two
-    best are that pair, or one of them is their average, None too (no other pair is tried).
+
+def _family(candidate: Candidate) -> str:
+    """The ensemble's unit of diversity: one density ratio's critics are one family, every other kind its own."""
+    return "density_ratio" if candidate.kind in RATIO_KINDS else candidate.kind
+
+
+def fit_ensemble(candidates: list[Candidate], val: Split, cfg: EstimatorConfig) -> Candidate | None:
+    """The average of the best detecting candidate and the best of another family, where it beats the best by a validation standard error.
+
+    Both members read the same preprocessing (the best candidate's). A density ratio's two
+    conditionals and their average are one family: averaging them is :func:`fit_both_sides`'s to
+    judge (on a paired error bar), so the partner of a density ratio is the best critic of another
+    kind (the network, the Gaussian critic...). None where no such pair detects, or where the
+    average does not clear the bar (the one-standard-error rule: the single critic wins ties
+    within the noise).
     """
     detecting = sorted((c for c in candidates if c.detects), key=lambda c: c.val, reverse=True)
-    detecting = [c for c in detecting if c.preprocess == detecting[0].preprocess][:2] if detecting else []
-    kinds = {c.kind for c in detecting}
-    if len(detecting) < 2 or "density_ratio_both" in kinds or kinds == {"density_ratio", "density_ratio_x|y"}:
+    if not detecting:
+        return None
+    best = detecting[0]
+    partner = next((c for c in detecting[1:] if c.preprocess == best.preprocess and _family(c) != _family(best)), None)
+    if partner is None:
         return None
     start = time.perf_counter()
-    critic = Ensemble([c.critic for c in detecting])
+    critic = Ensemble([best.critic, partner.critic])
     value, se = validate(critic, val, cfg)
-    if not value > detecting[0].val + detecting[0].val_stderr:
+    if not value > best.val + best.val_stderr:
         return None
-    name = "ensemble(" + "+".join(c.name for c in detecting) + ")"
-    return Candidate(name, critic, value, se, seconds=time.perf_counter() - start, preprocess=detecting[0].preprocess)
+    name = f"ensemble({best.name}+{partner.name})"
+    return Candidate(name, critic, value, se, seconds=time.perf_counter() - start, preprocess=best.preprocess)
 
 
 def fit_both_sides(given_x: Candidate, given_y: Candidate, val: Split, cfg: EstimatorConfig) -> Candidate | None:
