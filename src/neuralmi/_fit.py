@@ -127,7 +127,8 @@ def fit(data: Prepared, cfg: EstimatorConfig, critic: nn.Module | None = None, r
     beats the Gaussian copula (:func:`_copula_suffices`), modelling x given y too where the sides are
     of equal size and it would be kept (:func:`_other_side`), with the average of both conditionals
     where it beats the better one (:func:`~neuralmi.candidates.fit_both_sides`); with ``cfg.ensemble``
-    (which also gates that average), the average of the two best candidates where it beats them
+    (which also gates that average), the average of the best candidate and the best of another kind
+    where it beats the best
     (:func:`~neuralmi.candidates.fit_ensemble`). A fit that detects nothing is not refined (a
     quadratic form sees dependence only through the cross-covariance the fit already measured).
     ``run`` sets the network's progress bar and checkpoint (default: neither).

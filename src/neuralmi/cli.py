@@ -72,7 +72,11 @@ def _parser() -> argparse.ArgumentParser:
         help="do not try the density-ratio critic (a mixture density network fitted by maximum likelihood)",
     )
     est.add_argument(
-        "--no-ensemble", dest="ensemble", action="store_false", default=None, help="do not try averaging the two best critics"
+        "--no-ensemble",
+        dest="ensemble",
+        action="store_false",
+        default=None,
+        help="do not try averaging critics (the best with the best of another kind; a density ratio's two sides)",
     )
     est.add_argument(
         "--quadratic-steps",

@@ -114,7 +114,7 @@ class EstimatorConfig:
     gaussian_critic: bool = True  # also fit the closed-form Gaussian critic; keep it if it wins on validation
     quadratic_steps: int = 500  # steps refining the Gaussian candidate as a trained QuadraticCritic (0: closed form only)
     density_ratio: bool = True  # also fit a density-ratio critic log q(y|x) - log q(y) by maximum likelihood
-    ensemble: bool = True  # also try averages: of the two best candidates, of a density ratio's y|x and x|y critics
+    ensemble: bool = True  # also try averages: the best critic with the best of another kind; a density ratio's two sides
     screen: bool = True  # wide inputs: keep the columns a pairwise screen of the training split selects (neuralmi.screen)
     eval_every: int | None = None
     patience: int = 10
