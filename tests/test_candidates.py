@@ -144,6 +144,17 @@ def test_the_ensemble_leaves_one_density_ratios_critics_to_both_sides_and_pairs_
     other = Candidate("separable", Fixed(0.1), 0.05, 0.01)
     ensemble = fit_ensemble([given_x, both, other], (x, y), cfg)
     assert ensemble is not None and ensemble.name == "ensemble(density_ratio_both+separable)" and ensemble.val > 0.2
+    # on another view the same kinds are one family too, and a partner must share the best one's view
+    suffixed = [
+        Candidate(c.name + "_standardize", c.critic, c.val, c.val_stderr, preprocess="standardize") for c in (given_x, both)
+    ]
+    assert [c.kind for c in suffixed] == ["density_ratio", "density_ratio_both"]
+    assert fit_ensemble([*suffixed, other], (x, y), cfg) is None  # the network reads the other view: no partner
+    other_view = Candidate("separable_standardize", Fixed(0.1), 0.05, 0.01, preprocess="standardize")
+    ensemble = fit_ensemble([*suffixed, other, other_view], (x, y), cfg)
+    assert ensemble is not None and ensemble.name == "ensemble(density_ratio_both_standardize+separable_standardize)"
+    assert ensemble.preprocess == "standardize"
+    assert fit_ensemble([], (x, y), cfg) is None
 
 
 def test_one_hot_rows_become_codes_and_unseen_rows_score_zero() -> None:

@@ -129,6 +129,9 @@ def test_reference_size_is_the_fewest_rows_whose_mean_is_within_the_tolerance() 
         assert spread / size <= tolerance or size == 8192
         assert size == 64 or spread / (size // 2) > tolerance  # half as many would not do
     assert reference_size(log_q[:, :100], 1e-9, least=512) == 100  # fewer rows than the least: all of them
+    broken = log_q.clone()
+    broken[3, 7] = math.nan
+    assert reference_size(broken, 0.5, least=64) == 8192  # no finite spread to trim on: every row
 
 
 def test_fit_keeps_few_reference_rows_where_the_conditional_is_flat_and_all_where_it_is_peaked() -> None:

@@ -343,7 +343,7 @@ class Ensemble(nn.Module):
         return torch.stack([member.pairs(x, y).float() for member in self.members]).mean(0)  # type: ignore[operator]
 
 
-RATIO_KINDS = frozenset({"density_ratio", "density_ratio_x|y", "density_ratio_both"})
+RATIO_KINDS = frozenset({"density_ratio", "density_ratio_y|x", "density_ratio_x|y", "density_ratio_both"})
 """One density ratio's critics on a view: its two conditionals and their average (:func:`fit_both_sides`'s to judge)."""
 
 
@@ -358,9 +358,10 @@ def fit_ensemble(candidates: list[Candidate], val: Split, cfg: EstimatorConfig) 
     Both members read the same preprocessing (the best candidate's). A density ratio's two
     conditionals and their average are one family: averaging them is :func:`fit_both_sides`'s to
     judge (on a paired error bar), so the partner of a density ratio is the best critic of another
-    kind (the network, the Gaussian critic...). None where no such pair detects, or where the
-    average does not clear the bar (the one-standard-error rule: the single critic wins ties
-    within the noise).
+    kind (the network, the Gaussian critic...) on its view. Only density ratios are fitted on the
+    standardised view, so where one of them is best there is no partner. None where no such pair
+    detects, or where the average does not clear the bar (the one-standard-error rule: the single
+    critic wins ties within the noise).
     """
     detecting = sorted((c for c in candidates if c.detects), key=lambda c: c.val, reverse=True)
     if not detecting:

@@ -105,7 +105,7 @@ def reference_size(log_q: Tensor, tolerance: float = MARGINAL_RELATIVE_VARIANCE,
 
     ``log_q[j, r] = log q(v_j | u_r)`` (M, R). The mean of R' draws of :math:`q(v_j \mid u)` has relative variance
     :math:`\rho_j / R'` with :math:`\rho_j = \overline{q^2} / \bar q^2 - 1` over the R rows; R' is the fewest
-    with :math:`\bar\rho / R' \le` ``tolerance``.
+    with :math:`\bar\rho / R' \le` ``tolerance``; all R where :math:`\bar\rho` is not finite.
 
     >>> reference_size(torch.zeros(3, 4096))  # q equal on every row: any row gives the mean
     512
@@ -119,6 +119,8 @@ def reference_size(log_q: Tensor, tolerance: float = MARGINAL_RELATIVE_VARIANCE,
     first = torch.logsumexp(log_q.double(), 1) - log_r
     second = torch.logsumexp(2.0 * log_q.double(), 1) - log_r
     spread = float(torch.expm1(second - 2.0 * first).clamp(min=0.0).mean())
+    if not math.isfinite(spread):  # a non-finite density somewhere: nothing to trim on, keep every row
+        return total
     size = least
     while size < total and spread / size > tolerance:
         size *= 2
