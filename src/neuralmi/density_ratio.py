@@ -115,9 +115,9 @@ def reference_size(log_q: Tensor, tolerance: float = MARGINAL_RELATIVE_VARIANCE,
     total = log_q.shape[1]
     if total <= least:
         return total
-    log_r = math.log(total)
-    first = torch.logsumexp(log_q.double(), 1) - log_r
-    second = torch.logsumexp(2.0 * log_q.double(), 1) - log_r
+    log_r, log_q = math.log(total), log_q.double()
+    first = torch.logsumexp(log_q, 1) - log_r
+    second = torch.logsumexp(2.0 * log_q, 1) - log_r
     spread = float(torch.expm1(second - 2.0 * first).clamp(min=0.0).mean())
     if not math.isfinite(spread):  # a non-finite density somewhere: nothing to trim on, keep every row
         return total
