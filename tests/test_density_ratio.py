@@ -217,6 +217,7 @@ def test_fit_accepts_samples_of_any_shape() -> None:
         ({"lr": -1.0}, "lr must be a positive finite"),
         ({"floor": 0.0}, "floor"),
         ({"side": "x"}, r"side must be 'y\|x', 'x\|y' or None, got 'x'"),
+        ({"size_reference": "no"}, "size_reference must be True or False, got 'no'"),
     ],
 )
 def test_fit_rejects_bad_inputs(change: dict, match: str) -> None:

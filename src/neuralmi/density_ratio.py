@@ -438,6 +438,8 @@ def fit_density_ratio(
     if not (lr > 0 and math.isfinite(lr)):
         raise NeuralMIError(f"lr must be a positive finite number, got {lr!r}")
     _check_floor(floor)
+    if not isinstance(size_reference, bool):
+        raise NeuralMIError(f"size_reference must be True or False, got {size_reference!r}")
     if side is None:
         side = "y|x" if yt.shape[1] <= xt.shape[1] else "x|y"
     elif side not in ("y|x", "x|y"):
