@@ -118,7 +118,7 @@ def _parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="run the ground-truth benchmark suite (and peers) and print a table")
     which = bench.add_mutually_exclusive_group()
     which.add_argument("--tasks", nargs="+", help="task names (default: the classic family; with --quick, a few small ones)")
-    which.add_argument("--family", help="run every task of this family (classic, nongaussian, cmi; see --list)")
+    which.add_argument("--family", help="run every task of this family (classic, nongaussian, holdout, cmi; see --list)")
     bench.add_argument("--bounds", nargs="+", default=["dv"], help="training bounds of neuralmi to run")
     bench.add_argument("--peers", nargs="*", default=[], help="peers on the same samples: ksg, torch_mist_mine, ...")
     bench.add_argument("--seeds", type=int, default=1)

@@ -17,6 +17,7 @@ def test_list_shows_every_family_and_monte_carlo_errors(capsys: pytest.CaptureFi
     assert "family classic (18 tasks):" in out and "family nongaussian (20 tasks):" in out
     assert "gaussian_5d_1nat" in out and "spiral_8x8_3nat" in out
     assert "x_shape" in out and "truth=0.4087 ± 0.0017 nats" in out
+    assert "family holdout (5 tasks):" in out and "shear_5x5_2nat" in out and "truth=0.4326 ± 0.0009 nats" in out
 
 
 def test_list_one_family(capsys: pytest.CaptureFixture[str]) -> None:

@@ -52,9 +52,16 @@ NONGAUSSIAN_TRUTH = {  # closed forms and quadrature to 1e-8; Monte Carlo truths
     "asinh_student_t_3x3_dof2": 0.29092192,
     "swiss_roll_2x1": -0.5 * math.log(1 - 0.75**2),
 }
-EXPECTED_N = CLASSIC_N | dict.fromkeys(NONGAUSSIAN_TRUTH, 10_000)
+HOLDOUT_TRUTH = {  # quadrature to 1e-8; the Clayton copula's Monte Carlo truth to its stderr
+    "heteroscedastic": 0.16969794,
+    "lognormal_product": 0.17995129,
+    "clayton_exponential": 0.43259417,
+    "shear_5x5_2nat": 2.0,
+    "noisy_radius_3x1": 1.89368166,
+}
+EXPECTED_N = CLASSIC_N | dict.fromkeys(NONGAUSSIAN_TRUTH | HOLDOUT_TRUTH, 10_000)
 
-EXPECTED_TRUTH = NONGAUSSIAN_TRUTH | {
+EXPECTED_TRUTH = NONGAUSSIAN_TRUTH | HOLDOUT_TRUTH | {
     "gaussian_1d_rho0.4": -0.5 * math.log(1 - 0.16),
     "binary_channel": 0.63272019,
     "pm1_vector_7": 3.5 * math.log(2),
@@ -91,7 +98,7 @@ def test_truth_is_pinned_and_finite(name: str) -> None:
 
 def test_monte_carlo_truths_report_their_stderr() -> None:
     with_stderr = {name for name, task in TASKS.items() if task.truth_stderr > 0}
-    assert with_stderr == {"x_shape", "gaussian_mixture_2x2_k6", "class_labels_5f_10c"}
+    assert with_stderr == {"x_shape", "gaussian_mixture_2x2_k6", "class_labels_5f_10c", "clayton_exponential"}
 
 
 @pytest.mark.parametrize("name", TASKS)
@@ -129,10 +136,11 @@ def test_quick_tasks_are_registered() -> None:
 
 
 def test_families_partition_the_registry() -> None:
-    assert list(FAMILIES) == ["classic", "nongaussian", "cmi"]
+    assert list(FAMILIES) == ["classic", "nongaussian", "holdout", "cmi"]
     names = [name for family in FAMILIES.values() for name in family]
     assert len(names) == len(set(names)) and set(names) == set(TASKS) | set(CMI_TASKS)
     assert set(FAMILIES["classic"]) == set(CLASSIC_N) and set(FAMILIES["nongaussian"]) == set(NONGAUSSIAN_TRUTH)
+    assert set(FAMILIES["holdout"]) == set(HOLDOUT_TRUTH)
 
 
 def test_nongaussian_truths_above_half_log_n() -> None:
@@ -170,14 +178,19 @@ def test_public_api_is_pinned() -> None:
             "TRANSFORMS",
             "BinaryChannel",
             "ClassConditionalGaussians",
+            "ClaytonCopula",
             "CorrelatedGaussian",
             "DiscreteContinuous",
             "Distribution",
             "GaussianMixture",
+            "Heteroscedastic",
             "Independent",
+            "LogNormalProduct",
             "NoisyCircle",
+            "NoisyRadius",
             "Parabola",
             "Reshaped",
+            "Sheared",
             "SignChannel",
             "SparseGaussian",
             "Spiral",
@@ -190,7 +203,9 @@ def test_public_api_is_pinned() -> None:
             "find_task",
             "get_family",
             "get_task",
+            "shear",
             "spiral",
+            "unshear",
         ]
     )
     assert all(hasattr(neuralmi.benchmark, name) for name in neuralmi.benchmark.__all__)

@@ -15,6 +15,7 @@ from neuralmi.benchmark.distributions import (
     Transform,
     Transformed,
 )
+from neuralmi.benchmark.holdout import ClaytonCopula, Heteroscedastic, LogNormalProduct, NoisyRadius, Sheared, shear, unshear
 from neuralmi.benchmark.nongaussian import (
     ClassConditionalGaussians,
     GaussianMixture,
@@ -36,15 +37,20 @@ __all__ = [
     "BinaryChannel",
     "CMITask",
     "ClassConditionalGaussians",
+    "ClaytonCopula",
     "CorrelatedGaussian",
     "DiscreteContinuous",
     "Distribution",
     "GaussianMixture",
+    "Heteroscedastic",
     "Independent",
     "JointGaussian",
+    "LogNormalProduct",
     "NoisyCircle",
+    "NoisyRadius",
     "Parabola",
     "Reshaped",
+    "Sheared",
     "SignChannel",
     "SparseGaussian",
     "Spiral",
@@ -57,5 +63,7 @@ __all__ = [
     "find_task",
     "get_family",
     "get_task",
+    "shear",
     "spiral",
+    "unshear",
 ]

@@ -21,6 +21,7 @@ from neuralmi.benchmark.distributions import (
     StudentT,
     Transformed,
 )
+from neuralmi.benchmark.holdout import ClaytonCopula, Heteroscedastic, LogNormalProduct, NoisyRadius, Sheared
 from neuralmi.benchmark.nongaussian import (
     ClassConditionalGaussians,
     GaussianMixture,
@@ -127,6 +128,14 @@ _NONGAUSSIAN = (
     ),
 )
 
+_HOLDOUT = (
+    Task("heteroscedastic", Heteroscedastic(0.5), 10_000, "X ~ N(0, 1), Y = e^(X/2) N(0, 1): uncorrelated, dependent in spread"),
+    Task("lognormal_product", LogNormalProduct(0.3), 10_000, "X ~ U(1, 2), Y = X e^(0.3 N): multiplicative noise"),
+    Task("clayton_exponential", ClaytonCopula(2.0), 10_000, "Clayton copula (theta = 2), Exp(1) margins: lower-tail dependence"),
+    Task("shear_5x5_2nat", Sheared(CorrelatedGaussian(5, 2.0), 1.5), 10_000, "5+5-D Gaussians (2 nats), each side sine-sheared"),
+    Task("noisy_radius_3x1", NoisyRadius(3, 0.1), 10_000, "X ~ N(0, I_3), Y = ||X|| + N(0, 0.1^2): a norm"),
+)
+
 TASKS: dict[str, Task] = {
     t.name: t
     for t in (
@@ -176,6 +185,7 @@ TASKS: dict[str, Task] = {
             "(8, 4)-shaped x and y, elementwise correlated, 2 nats in total",
         ),
         *_NONGAUSSIAN,
+        *_HOLDOUT,
     )
 }
 """Every benchmark task by name (hand-written)."""
@@ -227,12 +237,15 @@ FAMILIES: dict[str, tuple[str, ...]] = {
         "asinh_student_t_3x3_dof2",
         "swiss_roll_2x1",
     ),
+    "holdout": tuple(t.name for t in _HOLDOUT),
     "cmi": tuple(CMI_TASKS),
 }
 """Task names by family (hand-written): ``classic``, the suite the project started with (mostly
 Gaussian copulas), and ``nongaussian``, dependence no Gaussian copula describes: heavy tails,
 spirals, a ring, zero-correlation functions, mixtures, class labels, bounded support and the
-maps of Czyż et al. (2023); ``cmi``, triples (X, Y, Z) with known I(X;Y|Z)
+maps of Czyż et al. (2023); ``holdout``, kinds of dependence the defaults were not developed on
+(:mod:`neuralmi.benchmark.holdout`: spread, multiplicative noise, a Clayton copula, sheared
+Gaussians, a norm), a check of how they carry over, never a target to tune to; ``cmi``, triples (X, Y, Z) with known I(X;Y|Z)
 (:data:`~neuralmi.benchmark.cmi.CMI_TASKS`), estimated with :func:`~neuralmi.estimate_cmi`."""
 
 
