@@ -3,8 +3,9 @@
 The distributions compute their truths with numpy trapezoid rules (through a change of variables
 for the heteroscedastic one) or Monte Carlo over their own density code; here each is recomputed
 another way: Monte Carlo of the exact pointwise MI with Gauss-Hermite marginals, scipy's adaptive
-quadrature and densities, another sampler of the same copula, exact inverses of the maps.
-Tolerances are 4 standard errors of the Monte Carlo terms involved.
+quadrature and densities, the copula density against its distribution function and another
+sampler of the same copula, exact inverses of the maps. Monte Carlo comparisons allow 4 standard
+errors; quadrature comparisons the rules' accuracy (1e-6 to 1e-9).
 """
 
 from __future__ import annotations
@@ -95,6 +96,15 @@ def clayton_frailty_sample(theta: float, n: int, seed: int) -> tuple[np.ndarray,
     return u, v
 
 
+def test_clayton_density_is_the_mixed_partial_of_its_distribution_function() -> None:
+    """c = d^2 C / du dv by central differences, C(u, v) = (u^-theta + v^-theta - 1)^(-1/theta)."""
+    dist, h = ClaytonCopula(2.0), 1e-4
+    cdf = lambda u, v: (u**-dist.theta + v**-dist.theta - 1.0) ** (-1.0 / dist.theta)  # noqa: E731
+    u, v = np.meshgrid(np.linspace(0.05, 0.95, 7), np.linspace(0.05, 0.95, 7))
+    mixed = (cdf(u + h, v + h) - cdf(u + h, v - h) - cdf(u - h, v + h) + cdf(u - h, v - h)) / (4 * h * h)
+    assert np.allclose(np.exp(dist.log_copula_density(u, v)), mixed, rtol=1e-5)
+
+
 def test_clayton_truth_by_another_sampler() -> None:
     dist = ClaytonCopula(2.0)
     u, v = clayton_frailty_sample(dist.theta, 400_000, seed=6)
@@ -110,7 +120,6 @@ def test_clayton_sample_has_its_kendall_tau_and_exponential_margins() -> None:
     assert tau == pytest.approx(dist.theta / (dist.theta + 2.0), abs=0.04)  # its standard error is about 0.01
     for side in (x, y):
         assert stats.kstest(side[:, 0], "expon").pvalue > 1e-3
-    assert np.allclose(dist.pointwise_mutual_information(x, y), dist.log_copula_density(*dist.copula_sample(4_000, 7)), atol=1e-9)
 
 
 @pytest.mark.parametrize("dim", [1, 2, 5])
@@ -124,13 +133,12 @@ def test_shear_is_a_volume_preserving_bijection(dim: int) -> None:
     assert np.linalg.det(jacobian) == pytest.approx(1.0, abs=1e-6)
 
 
-def test_sheared_truth_is_the_base_and_its_samples_unshear_to_it() -> None:
+def test_sheared_samples_unshear_to_the_base() -> None:
     base = CorrelatedGaussian(5, 2.0)
     dist = Sheared(base, 1.5)
     x, y = dist.sample(1_000, seed=9)
     bx, by = base.sample(1_000, seed=9)
     assert np.allclose(unshear(x, 1.5), bx) and np.allclose(unshear(y, 1.5), by)
-    assert dist.mutual_information == base.mutual_information == 2.0
 
 
 def test_noisy_radius_truth_by_adaptive_quadrature() -> None:

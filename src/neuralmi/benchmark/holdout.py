@@ -44,7 +44,7 @@ def shear(v: np.ndarray, amplitude: float) -> np.ndarray:
 
 
 def unshear(v: np.ndarray, amplitude: float) -> np.ndarray:
-    """The inverse of :func:`shear`: the last coordinate first, each from its predecessor still sheared."""
+    """The inverse of :func:`shear`, ``v_k -= amplitude * sin(2 v_{k-1})`` for k = d - 1, ..., 1: each from its predecessor still sheared."""
     out = np.array(v, dtype=np.float64, copy=True)
     for k in range(out.shape[1] - 1, 0, -1):
         out[:, k] -= amplitude * np.sin(2.0 * out[:, k - 1])
@@ -135,8 +135,8 @@ def _log_product_density(w: np.ndarray, sigma: float) -> np.ndarray:
 class LogNormalProduct:
     r"""X ~ U(1, 2), Y = X e^{\sigma N}: multiplicative noise; I = h(\log X + \sigma N) - h(\sigma N), p in closed form.
 
-    >>> round(LogNormalProduct(0.3).mutual_information, 4)
-    0.1799
+    >>> round(LogNormalProduct(0.3).mutual_information, 5)
+    0.17995
     """
 
     sigma: float = 0.3
@@ -186,7 +186,7 @@ class ClaytonCopula:
         _check_monte_carlo(self.mc_samples)
 
     def copula_sample(self, n: int, seed: int) -> Sample:
-        """Uniform margins (u, v), each of shape (n,)."""
+        """Uniform margins (u, v), each of shape (n,): u, w ~ U(0, 1), v = ((w^(-theta/(1+theta)) - 1) u^(-theta) + 1)^(-1/theta)."""
         rng = _rng(n, seed)
         u, w = rng.random(n), rng.random(n)
         v = ((w ** (-self.theta / (1.0 + self.theta)) - 1.0) * u ** (-self.theta) + 1.0) ** (-1.0 / self.theta)
@@ -220,7 +220,8 @@ class ClaytonCopula:
 @functools.lru_cache(maxsize=16)
 def _radius_mi(dim: int, sigma: float) -> float:
     """h(Y) - h(noise) for Y = ||X|| + sigma N, X ~ N(0, I_dim): p(y) by the trapezoid rule over the chi density."""
-    r = np.linspace(0.0, math.sqrt(dim) + 12.0, 6001)
+    top = math.sqrt(dim) + 12.0
+    r = np.linspace(0.0, top, max(6001, math.ceil(5.0 * top / sigma) + 1))  # steps of at most sigma / 5
     hr = r[1] - r[0]
     log_chi = (dim - 1) * np.log(np.maximum(r, 1e-300)) - 0.5 * r**2 - (0.5 * dim - 1) * math.log(2.0) - math.lgamma(0.5 * dim)
     weights = np.where(r > 0, np.exp(log_chi), 0.0 if dim > 1 else math.sqrt(2.0 / math.pi)) * hr
