@@ -20,6 +20,7 @@ from neuralmi.benchmark.holdout import ClaytonCopula, Heteroscedastic, LogNormal
 from neuralmi.benchmark.tasks import FAMILIES, get_task
 from neuralmi.errors import NeuralMIError
 from tests.benchmark.test_distributions import assert_within_4se
+from tests.benchmark.test_nongaussian import entropy_by_quad
 
 integrate = pytest.importorskip("scipy.integrate")
 stats = pytest.importorskip("scipy.stats")
@@ -150,9 +151,5 @@ def test_noisy_radius_truth_by_adaptive_quadrature() -> None:
         f = lambda r: chi.pdf(r) * stats.norm.pdf(v - r, scale=dist.sigma)  # noqa: E731
         return integrate.quad(f, max(0.0, v - 1.5), v + 1.5, epsabs=1e-13, limit=200)[0]
 
-    def integrand(v: float) -> float:
-        p = density(v)
-        return -p * math.log(p) if p > 0 else 0.0
-
-    h_y = integrate.quad(integrand, -1.0, 9.0, points=[0.0, 1.0, 2.0, 3.0], epsabs=1e-10, limit=400)[0]
+    h_y = entropy_by_quad(density, -1.0, 9.0, points=[0.0, 1.0, 2.0, 3.0], epsabs=1e-10, limit=400)
     assert dist.mutual_information == pytest.approx(h_y - 0.5 * math.log(2 * math.pi * math.e * dist.sigma**2), abs=1e-6)

@@ -148,15 +148,21 @@ def uniform_sum_density(y: np.ndarray | float, eps: float) -> np.ndarray:
     return np.clip(np.minimum(y, 1.0) - np.maximum(np.asarray(y) - eps, 0.0), 0.0, None) / eps
 
 
+def entropy_by_quad(density: Callable[[float], float], low: float, high: float, **options: object) -> float:
+    """-∫ p log p over [low, high] by scipy's adaptive ``quad`` (``options`` go to it), with 0 log 0 = 0."""
+
+    def integrand(v: float) -> float:
+        p = density(v)
+        return -p * math.log(p) if p > 0 else 0.0
+
+    return integrate.quad(integrand, low, high, **options)[0]
+
+
 @pytest.mark.parametrize(("dim", "eps"), [(1, 0.75), (2, 0.3), (3, 0.1), (1, 1.0), (2, 2.5)])
 def test_uniform_noise_truth_by_quadrature_and_monte_carlo(dim: int, eps: float) -> None:
     dist = UniformNoise(dim, eps)
 
-    def integrand(v: float) -> float:
-        p = float(uniform_sum_density(v, eps))
-        return -p * math.log(p) if p > 0 else 0.0
-
-    h_y = integrate.quad(integrand, 0.0, 1.0 + eps, points=sorted({eps, 1.0}), epsabs=1e-13)[0]
+    h_y = entropy_by_quad(lambda v: float(uniform_sum_density(v, eps)), 0.0, 1.0 + eps, points=sorted({eps, 1.0}), epsabs=1e-13)
     assert dist.mutual_information == pytest.approx(dim * (h_y - math.log(eps)), abs=1e-9)
     x, y = dist.sample(100_000, seed=1)
     pmi = -dim * math.log(eps) - np.log(uniform_sum_density(y, eps)).sum(axis=1)
@@ -173,11 +179,7 @@ def parabola_mi_by_adaptive_quadrature(sigma: float) -> float:
         f = lambda x: norm * math.exp(-0.5 * x * x - 0.5 * ((v - x * x) / sigma) ** 2)  # noqa: E731
         return integrate.quad(f, 0.0, 9.0, points=[math.sqrt(max(v, 0.0))], epsabs=1e-14, limit=200)[0]
 
-    def integrand(v: float) -> float:
-        p = density(v)
-        return -p * math.log(p) if p > 0 else 0.0
-
-    h_y = integrate.quad(integrand, -12 * sigma, 60.0 + 12 * sigma, points=[0.0, 1.0, 4.0], epsabs=1e-11, limit=400)[0]
+    h_y = entropy_by_quad(density, -12 * sigma, 60.0 + 12 * sigma, points=[0.0, 1.0, 4.0], epsabs=1e-11, limit=400)
     return h_y - 0.5 * math.log(2 * math.pi * math.e * sigma**2)
 
 

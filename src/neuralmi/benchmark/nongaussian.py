@@ -58,6 +58,13 @@ def _trapezoid(values: np.ndarray, step: float) -> float:
     return float(step * (values.sum() - 0.5 * (values[0] + values[-1])))
 
 
+def _trapezoid_weights(size: int, step: float) -> np.ndarray:
+    """The trapezoid rule's weights on ``size`` nodes of spacing ``step``: ``step``, halved at both ends."""
+    weights = np.full(size, step)
+    weights[[0, -1]] *= 0.5
+    return weights
+
+
 def _entropy(density: np.ndarray, step: float) -> float:
     """-∫ p log p by the trapezoid rule, with 0 log 0 = 0."""
     positive = density > 0
@@ -73,9 +80,7 @@ def _normal_cdf(z: np.ndarray) -> np.ndarray:
 def _log_i0e(z: np.ndarray, nodes: int) -> np.ndarray:
     r"""log(I_0(z) e^{-z}) = log((1/pi) ∫_0^pi e^{z (cos t - 1)} dt), trapezoid rule (spectral: even periodic integrand)."""
     t = np.linspace(0.0, math.pi, nodes)
-    weights = np.full(nodes, math.pi / (nodes - 1))
-    weights[[0, -1]] *= 0.5
-    return np.log(np.exp(np.outer(z, np.cos(t) - 1.0)) @ weights / math.pi)
+    return np.log(np.exp(np.outer(z, np.cos(t) - 1.0)) @ _trapezoid_weights(nodes, math.pi / (nodes - 1)) / math.pi)
 
 
 class _MonteCarloTruth(Protocol):
@@ -222,8 +227,7 @@ def _parabola_mi(sigma: float) -> float:
     x = np.arange(0.0, x_max + hx, hx)
     hy = sigma / 5
     y = np.arange(-12 * sigma, x_max**2 + 12 * sigma + hy, hy)
-    weights = np.full(x.size, 2 * hx)
-    weights[[0, -1]] *= 0.5
+    weights = 2 * _trapezoid_weights(x.size, hx)
     log_kernel = -0.5 * x**2 - 0.5 * ((y[:, None] - x**2) / sigma) ** 2 - _LOG_2PI - math.log(sigma)
     density = np.exp(log_kernel) @ weights
     return _entropy(density, hy) - 0.5 * (_LOG_2PI + 1.0) - math.log(sigma)
