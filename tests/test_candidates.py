@@ -74,6 +74,26 @@ def noisy_copy() -> tuple[Tensor, Tensor]:
     return x, x + torch.randn(2000, 1, generator=gen)
 
 
+def test_the_noise_of_a_comparison_on_the_same_validation_rows_is_their_paired_standard_error() -> None:
+    from neuralmi.candidates import _validated, comparison_stderr
+
+    x, y = noisy_copy()
+    cfg = EstimatorConfig()
+    (simple_val, simple_se, simple_held), (rich_val, rich_se, rich_held) = (
+        _validated(Fixed(w), (x, y), cfg) for w in (0.28, 0.3)
+    )
+    simple = Candidate("gaussian", Fixed(0.28), simple_val, simple_se, held=simple_held)
+    rich = Candidate("density_ratio", Fixed(0.3), rich_val, rich_se, held=rich_held)
+    gain, paired = paired_difference(rich_held[1], simple_held[1], "dv")
+    assert comparison_stderr(rich, simple, "dv") == pytest.approx(paired)
+    assert paired < gain < rich_se  # the rows both critics share cancel from the difference
+    assert select([simple, rich])[0] is rich  # it beats the simpler critic by more than the noise of the comparison
+    # scored on other rows (or not kept): the best one's own standard error, and the simpler critic wins the tie
+    assert select([Candidate("gaussian", Fixed(0.28), simple_val, simple_se), rich])[0].name == "gaussian"
+    elsewhere = _validated(Fixed(0.28), (x[:1000], y[:1000]), cfg)[2]
+    assert comparison_stderr(rich, Candidate("gaussian", Fixed(0.28), simple_val, simple_se, held=elsewhere), "dv") == rich_se
+
+
 def test_the_ensemble_must_beat_its_better_member_by_a_standard_error() -> None:
     x, y = noisy_copy()
     cfg = EstimatorConfig()

@@ -88,7 +88,7 @@ def _other_side(data: Prepared, cfg: EstimatorConfig, candidates: list[Candidate
     """
     if data.dims[0] != data.dims[1] or not candidates:
         return None
-    kept, detects = select(candidates)
+    kept, detects = select(candidates, cfg.report_bound)
     if not detects or kept.kind != "density_ratio":
         return None
     view = _view(data, kept.preprocess)

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -38,6 +39,7 @@ __all__ = [
     "Ensemble",
     "FromOneHot",
     "Split",
+    "comparison_stderr",
     "fit_both_sides",
     "fit_density_ratio_candidate",
     "fit_ensemble",
@@ -138,11 +140,19 @@ class Candidate:
 
 def validate(critic: nn.Module, val: Split, cfg: EstimatorConfig) -> tuple[float, float]:
     """(report bound, jackknife standard error) of ``critic`` on the validation split."""
-    return summarise(score_blocks(critic, *val, cfg.eval_batch_size, cfg.report_bound), cfg.report_bound)
+    value, se, _ = _validated(critic, val, cfg)
+    return value, se
+
+
+def _validated(critic: nn.Module, val: Split, cfg: EstimatorConfig) -> tuple[float, float, tuple[Split, HeldOut]]:
+    """(report bound, its standard error, (the rows, their per-sample statistics)) of ``critic`` on the validation split."""
+    held = score_blocks(critic, *val, cfg.eval_batch_size, cfg.report_bound)
+    value, se = summarise(held, cfg.report_bound)
+    return value, se, (val, held)
 
 
 def _from_trainer(name: str, critic: nn.Module, trainer: Trainer, val: Split, cfg: EstimatorConfig, start: float) -> Candidate:
-    value, se = validate(critic, val, cfg)
+    value, se, held = _validated(critic, val, cfg)
     trained = None
     if trainer.final_state is not None:
         trained = copy.deepcopy(critic)
@@ -160,6 +170,7 @@ def _from_trainer(name: str, critic: nn.Module, trainer: Trainer, val: Split, cf
         seconds=time.perf_counter() - start,
         trained=trained,
         abandoned=trainer.abandoned,
+        held=held,
     )
 
 
@@ -181,8 +192,8 @@ def fit_gaussian(train: Split, val: Split, cfg: EstimatorConfig) -> Candidate:
     """The closed-form Gaussian(-copula) critic fitted on the training split."""
     start = time.perf_counter()
     critic = GaussianCritic.fit(*train)
-    value, se = validate(critic, val, cfg)
-    return Candidate("gaussian", critic, value, se, seconds=time.perf_counter() - start)
+    value, se, held = _validated(critic, val, cfg)
+    return Candidate("gaussian", critic, value, se, seconds=time.perf_counter() - start, held=held)
 
 
 def fit_quadratic(gaussian: GaussianCritic, train: Split, val: Split, cfg: EstimatorConfig) -> Candidate:
@@ -230,8 +241,7 @@ def fit_density_ratio_candidate(
         device=train[0].device,
         side=side,
     )
-    held = score_blocks(critic, *val, cfg.eval_batch_size, cfg.report_bound)
-    value, se = summarise(held, cfg.report_bound)
+    value, se, held = _validated(critic, val, cfg)
     kind = "density_ratio" if side is None else f"density_ratio_{side}"
     return Candidate(
         kind if preprocess is None else f"{kind}_{preprocess}",
@@ -243,7 +253,7 @@ def fit_density_ratio_candidate(
         max_steps=DENSITY_RATIO_STEPS,
         seconds=time.perf_counter() - start,
         preprocess=preprocess,
-        held=(val, held),
+        held=held,
     )
 
 
@@ -311,8 +321,10 @@ def fit_labels(train: Split, val: Split, cfg: EstimatorConfig, discrete: tuple[b
         steps, kept, budget = record.steps, record.best_step, CLASSIFIER_STEPS
         inner = classifier if labelled else Swapped(classifier)
     critic = FromOneHot(inner, discrete).to(tx.device)  # a contingency table is counted on the CPU
-    value, se = validate(critic, val, cfg)
-    return Candidate(name, critic, value, se, steps=steps, kept_step=kept, max_steps=budget, seconds=time.perf_counter() - start)
+    value, se, held = _validated(critic, val, cfg)
+    return Candidate(
+        name, critic, value, se, steps=steps, kept_step=kept, max_steps=budget, seconds=time.perf_counter() - start, held=held
+    )
 
 
 class Ensemble(nn.Module):
@@ -372,11 +384,11 @@ def fit_ensemble(candidates: list[Candidate], val: Split, cfg: EstimatorConfig) 
         return None
     start = time.perf_counter()
     critic = Ensemble([best.critic, partner.critic])
-    value, se = validate(critic, val, cfg)
+    value, se, held = _validated(critic, val, cfg)
     if not value > best.val + best.val_stderr:
         return None
     name = f"ensemble({best.name}+{partner.name})"
-    return Candidate(name, critic, value, se, seconds=time.perf_counter() - start, preprocess=best.preprocess)
+    return Candidate(name, critic, value, se, seconds=time.perf_counter() - start, preprocess=best.preprocess, held=held)
 
 
 def fit_both_sides(given_x: Candidate, given_y: Candidate, val: Split, cfg: EstimatorConfig) -> Candidate | None:
@@ -406,7 +418,9 @@ def fit_both_sides(given_x: Candidate, given_y: Candidate, val: Split, cfg: Esti
         return None
     value, se = summarise(averaged, report)
     name = "density_ratio_both" + ("" if given_x.preprocess is None else f"_{given_x.preprocess}")
-    return Candidate(name, critic, value, se, seconds=time.perf_counter() - start, preprocess=given_x.preprocess)
+    return Candidate(
+        name, critic, value, se, seconds=time.perf_counter() - start, preprocess=given_x.preprocess, held=(val, averaged)
+    )
 
 
 SIMPLICITY: dict[str, int] = {
@@ -428,12 +442,31 @@ def _simplicity(candidate: Candidate) -> int:
     return SIMPLICITY.get(candidate.kind, len(SIMPLICITY) + 1)
 
 
-def select(candidates: list[Candidate]) -> tuple[Candidate, bool]:
+def comparison_stderr(best: Candidate, other: Candidate, report: str) -> float:
+    """The noise of comparing two candidates' validation bounds: the paired standard error of their difference.
+
+    Paired (:func:`paired_difference`) where both kept their per-sample statistics on the same validation
+    rows: every view of one prepared split holds the same validation samples, so the noise both share (which
+    rows were drawn) cancels. Else ``best``'s own standard error.
+    """
+    if best.held is None or other.held is None:
+        return best.val_stderr
+    a, b = best.held[1], other.held[1]
+    if len(a.joint) != len(b.joint) or not np.array_equal(a.block, b.block):
+        return best.val_stderr
+    _, se = paired_difference(a, b, report)
+    return se if math.isfinite(se) else best.val_stderr
+
+
+def select(candidates: list[Candidate], report: str = "dv") -> tuple[Candidate, bool]:
     """(the candidate to report, whether any detects dependence), by the one-standard-error rule on validation.
 
     Among the candidates that detect dependence, the simplest one whose validation bound is within
-    one validation standard error of the best is kept (Breiman et al. 1984): a richer critic must
-    beat a simpler one by more than the noise of the comparison. Where none detects, the best one
+    one standard error of the best is kept (Breiman et al. 1984): a richer critic must beat a simpler
+    one by more than the noise of the comparison. That noise is the standard error of their paired
+    difference on the validation rows (:func:`comparison_stderr`, for the ``report`` bound the statistics
+    were scored with), far below either bound's own where the two critics agree row by row; the best one's
+    standard error where the candidates were not scored on the same rows. Where none detects, the best one
     by validation value is returned, to give the interval of a result that reports no dependence.
     """
     if not candidates:
@@ -443,5 +476,5 @@ def select(candidates: list[Candidate]) -> tuple[Candidate, bool]:
     best = max(pool, key=lambda c: c.val if math.isfinite(c.val) else -math.inf)
     if not detecting:
         return best, False
-    near = [c for c in detecting if c.val >= best.val - best.val_stderr]
+    near = [c for c in detecting if c is best or c.val >= best.val - comparison_stderr(best, c, report)]
     return min(near, key=lambda c: (_simplicity(c), -c.val)), True

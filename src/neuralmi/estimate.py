@@ -172,7 +172,7 @@ def _choose(data: Prepared, candidates: list[Candidate], cfg: EstimatorConfig) -
     """
     pool, set_aside = list(candidates), list[str]()
     while pool:
-        kept, detected = select(pool)
+        kept, detected = select(pool, cfg.report_bound)
         held = score_blocks(kept.critic, *data.view(kept.preprocess).test, cfg.eval_batch_size)
         problem = implausible(*summarise(held, cfg.report_bound))
         if problem is None or not detected:
