@@ -94,6 +94,21 @@ def test_the_noise_of_a_comparison_on_the_same_validation_rows_is_their_paired_s
     assert comparison_stderr(rich, Candidate("gaussian", Fixed(0.28), simple_val, simple_se, held=elsewhere), "dv") == rich_se
 
 
+def test_the_ensemble_must_beat_the_best_by_the_paired_standard_error_where_the_best_kept_its_rows() -> None:
+    from neuralmi.candidates import _validated
+
+    x, y = noisy_copy()
+    cfg = EstimatorConfig()
+    (best_val, best_se, best_held), (other_val, other_se, _) = (_validated(Fixed(w), (x, y), cfg) for w in (0.29, 0.37))
+    partner = Candidate("separable", Fixed(0.37), other_val, other_se)
+    average = _validated(Fixed(0.33), (x, y), cfg)  # the members' average is this critic
+    gain, paired = paired_difference(average[2][1], best_held[1], "dv")
+    assert paired < gain < best_se  # above the paired bar, below the best one's own standard error
+    ensemble = fit_ensemble([Candidate("density_ratio", Fixed(0.29), best_val, best_se, held=best_held), partner], (x, y), cfg)
+    assert ensemble is not None and ensemble.val == pytest.approx(average[0])
+    assert fit_ensemble([Candidate("density_ratio", Fixed(0.29), best_val, best_se), partner], (x, y), cfg) is None
+
+
 def test_the_ensemble_must_beat_its_better_member_by_a_standard_error() -> None:
     x, y = noisy_copy()
     cfg = EstimatorConfig()

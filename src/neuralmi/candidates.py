@@ -4,8 +4,9 @@ Every way this package estimates MI is a critic: a trained network (separable or
 closed-form Gaussian critic and its trained quadratic refinement, and density-ratio critics
 ``T(x, y) = log q(y|x) - log q(y)`` from conditional density models fitted by maximum likelihood.
 Each candidate is fitted on the training split only and scored by the report bound on the
-validation split; :func:`select` keeps the best one that beats the untrained critic (which scores
-every pair 0, DV = 0) by two validation standard errors. The test split plays no part here.
+validation split; among those that beat the untrained critic (which scores every pair 0, DV = 0) by
+two validation standard errors, :func:`select` keeps the simplest one within a standard error of the
+best (of their paired difference on the validation rows). The test split plays no part here.
 """
 
 from __future__ import annotations
@@ -365,9 +366,10 @@ def _family(candidate: Candidate) -> str:
 
 
 def fit_ensemble(candidates: list[Candidate], val: Split, cfg: EstimatorConfig) -> Candidate | None:
-    """The average of the best detecting candidate and the best of another family, where it beats the best by a validation standard error.
+    """The average of the best detecting candidate and the best of another family, where it beats the best by a standard error.
 
-    Both members read the same preprocessing (the best candidate's). A density ratio's two
+    The bar is the standard error of the paired difference of the average and the best on the validation
+    rows, as :func:`select` judges (:func:`comparison_stderr`). Both members read the same preprocessing (the best candidate's). A density ratio's two
     conditionals and their average are one family: averaging them is :func:`fit_both_sides`'s to
     judge (on a paired error bar), so the partner of a density ratio is the best critic of another
     kind (the network, the Gaussian critic...) on its view. Only density ratios are fitted on the
@@ -385,10 +387,12 @@ def fit_ensemble(candidates: list[Candidate], val: Split, cfg: EstimatorConfig) 
     start = time.perf_counter()
     critic = Ensemble([best.critic, partner.critic])
     value, se, held = _validated(critic, val, cfg)
-    if not value > best.val + best.val_stderr:
-        return None
     name = f"ensemble({best.name}+{partner.name})"
-    return Candidate(name, critic, value, se, seconds=time.perf_counter() - start, preprocess=best.preprocess, held=held)
+    ensemble = Candidate(name, critic, value, se, preprocess=best.preprocess, held=held)
+    if not value > best.val + comparison_stderr(best, ensemble, cfg.report_bound):
+        return None
+    ensemble.seconds = time.perf_counter() - start
+    return ensemble
 
 
 def fit_both_sides(given_x: Candidate, given_y: Candidate, val: Split, cfg: EstimatorConfig) -> Candidate | None:
