@@ -1,0 +1,76 @@
+"""Median seconds of the default ``estimate_mi`` on a task family against the 5-D Gaussian tasks, their calls interleaved.
+
+Run: ``.venv/bin/python benchmarks/time_ratio.py [--family nongaussian] [--seeds 3] [--json FILE]``, with
+``python3 -c "while True: pass"`` beside it for a second CPU-bound job on the cores.
+
+Each task's seed-s samples (``neuralmi bench``'s) get the default call with estimator seed s on one
+thread. The calls of both groups run in one seeded random order, so load that drifts on shared cores
+falls on both groups alike; run in sequence, the groups would each see a different stretch of it. It
+prints the family's median seconds (``MIResult.seconds``), the Gaussian tasks' median, their ratio and a
+90% bootstrap interval of the ratio (calls resampled within each group).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import warnings
+
+import numpy as np
+import torch
+
+from neuralmi import estimate_mi
+from neuralmi.benchmark import get_family, get_task
+
+GAUSSIAN_TASKS = ("gaussian_5d_1nat", "gaussian_5d_3nat", "gaussian_5d_5nat")
+"""The reference: the Gaussian copulas of the ``classic`` family that the closed-form Gaussian critic answers."""
+
+
+def ratio_interval(family: list[float], gaussian: list[float], draws: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """90% bootstrap interval of median(family) / median(gaussian), resampling each group's calls."""
+    rng = np.random.default_rng(seed)
+    f, g = np.asarray(family), np.asarray(gaussian)
+    ratios = [np.median(rng.choice(f, len(f))) / np.median(rng.choice(g, len(g))) for _ in range(draws)]
+    low, high = np.quantile(ratios, [0.05, 0.95])
+    return float(low), float(high)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--family", default="nongaussian")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--order-seed", type=int, default=0, help="seeds the interleaved order of the calls")
+    parser.add_argument("--json", help="also write the per-call records here (never overwritten)")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    warnings.simplefilter("ignore")
+    calls = [
+        (group, name, seed)
+        for group, names in (("gaussian", GAUSSIAN_TASKS), ("family", get_family(args.family)))
+        for name in names
+        for seed in range(args.seeds)
+    ]
+    random.Random(args.order_seed).shuffle(calls)
+    records = []
+    for i, (group, name, seed) in enumerate(calls):
+        task = get_task(name)
+        r = estimate_mi(*task.sample(seed), progress=False, seed=seed, threads=1, **task.options)
+        records.append({"group": group, "task": name, "seed": seed, "seconds": r.seconds, "nats": r.nats})
+        print(f"{i + 1:>3}/{len(calls)} {group:<8} {name:<28} seed {seed}  {r.seconds:6.2f} s", flush=True)
+    seconds = {g: [r["seconds"] for r in records if r["group"] == g] for g in ("family", "gaussian")}
+    family, gaussian = (statistics.median(seconds[g]) for g in ("family", "gaussian"))
+    low, high = ratio_interval(seconds["family"], seconds["gaussian"])
+    print(
+        f"{args.family}: median {family:.2f} s over {len(seconds['family'])} calls; Gaussian tasks: median {gaussian:.2f} s "
+        f"({min(seconds['gaussian']):.2f}-{max(seconds['gaussian']):.2f}) over {len(seconds['gaussian'])}; "
+        f"ratio {family / gaussian:.2f} (90% bootstrap interval {low:.2f}-{high:.2f})"
+    )
+    if args.json:
+        with open(args.json, "x") as f:
+            json.dump(records, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
