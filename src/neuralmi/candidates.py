@@ -369,13 +369,13 @@ def fit_ensemble(candidates: list[Candidate], val: Split, cfg: EstimatorConfig) 
     """The average of the best detecting candidate and the best of another family, where it beats the best by a standard error.
 
     The bar is the standard error of the paired difference of the average and the best on the validation
-    rows, as :func:`select` judges (:func:`comparison_stderr`). Both members read the same preprocessing (the best candidate's). A density ratio's two
-    conditionals and their average are one family: averaging them is :func:`fit_both_sides`'s to
-    judge (on a paired error bar), so the partner of a density ratio is the best critic of another
-    kind (the network, the Gaussian critic...) on its view. Only density ratios are fitted on the
-    standardised view, so where one of them is best there is no partner. None where no such pair
-    detects, or where the average does not clear the bar (the one-standard-error rule: the single
-    critic wins ties within the noise).
+    rows, as :func:`select` judges (:func:`comparison_stderr`). Both members read the same preprocessing
+    (the best candidate's). A density ratio's two conditionals and their average are one family:
+    averaging them is :func:`fit_both_sides`'s to judge, so the partner of a density ratio is the best
+    critic of another kind (the network, the Gaussian critic...) on its view. Only density ratios are
+    fitted on the standardised view, so where one of them is best there is no partner. None where no
+    such pair detects, or where the average does not clear the bar (the one-standard-error rule: the
+    single critic wins ties within the noise).
     """
     detecting = sorted((c for c in candidates if c.detects), key=lambda c: c.val, reverse=True)
     if not detecting:
