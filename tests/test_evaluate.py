@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from neuralmi._evaluate import paired_difference, score_blocks, summarise
+from neuralmi._evaluate import paired_difference, score_blocks, scored_alike, summarise
 from neuralmi.bounds import BOUNDS, MI_BOUNDS, REPORT_WITH, REPORTABLE, donsker_varadhan, infonce, needs_matrix, nwj
 
 
@@ -209,5 +209,7 @@ def test_a_paired_difference_cancels_the_noise_two_close_critics_share(report: s
     assert gain == pytest.approx(va - vb, abs=1e-12)
     assert 0.0 < se < 0.25 * min(sa, sb)  # the rows both were scored on are no longer a source of error
     assert paired_difference(a, a, report) == (0.0, 0.0)
+    other_blocks = score_blocks(Table(table), _indices(n), _indices(n), 50, report)
+    assert scored_alike(a, b) and not scored_alike(a, other_blocks)
     with pytest.raises(ValueError, match="same rows"):
-        paired_difference(a, score_blocks(Table(table), _indices(n), _indices(n), 50, report), report)
+        paired_difference(a, other_blocks, report)

@@ -11,7 +11,7 @@ from torch import Tensor, nn
 
 from neuralmi.bounds import REPORTABLE
 
-__all__ = ["HeldOut", "dv_like", "paired_difference", "score_blocks", "summarise"]
+__all__ = ["HeldOut", "dv_like", "paired_difference", "score_blocks", "scored_alike", "summarise"]
 
 
 @dataclass(frozen=True)
@@ -154,13 +154,18 @@ def _summarise(h: HeldOut, report: str) -> tuple[float, float]:
     return value, _jackknife(loo)
 
 
+def scored_alike(a: HeldOut, b: HeldOut) -> bool:
+    """Both statistics cover as many rows in the same blocks: what :func:`paired_difference` needs to pair them."""
+    return len(a.joint) == len(b.joint) and np.array_equal(a.block, b.block)
+
+
 def paired_difference(a: HeldOut, b: HeldOut, report: str) -> tuple[float, float]:
     """(bound of critic a minus bound of critic b, jackknife standard error of the difference) on the same held-out rows.
 
     Each sample leaves both critics' statistics at once, so the noise the two share (which rows were
     drawn) cancels: the error bar of a difference between close critics is far below either one's.
     """
-    if len(a.joint) != len(b.joint) or not np.array_equal(a.block, b.block):
+    if not scored_alike(a, b):
         raise ValueError("a paired difference needs both critics scored on the same rows in the same blocks")
     with np.errstate(all="ignore"):
         (value_a, loo_a), (value_b, loo_b) = _leave_one_out(a, report), _leave_one_out(b, report)

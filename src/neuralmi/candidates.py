@@ -18,11 +18,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
-from neuralmi._evaluate import HeldOut, paired_difference, score_blocks, summarise
+from neuralmi._evaluate import HeldOut, paired_difference, score_blocks, scored_alike, summarise
 from neuralmi._train import Trainer
 from neuralmi.config import EstimatorConfig, RunOptions
 from neuralmi.critics import GaussianCritic, QuadraticCritic
@@ -453,12 +452,9 @@ def comparison_stderr(best: Candidate, other: Candidate, report: str) -> float:
     rows: every view of one prepared split holds the same validation samples, so the noise both share (which
     rows were drawn) cancels. Else ``best``'s own standard error.
     """
-    if best.held is None or other.held is None:
+    if best.held is None or other.held is None or not scored_alike(best.held[1], other.held[1]):
         return best.val_stderr
-    a, b = best.held[1], other.held[1]
-    if len(a.joint) != len(b.joint) or not np.array_equal(a.block, b.block):
-        return best.val_stderr
-    _, se = paired_difference(a, b, report)
+    _, se = paired_difference(best.held[1], other.held[1], report)
     return se if math.isfinite(se) else best.val_stderr
 
 
