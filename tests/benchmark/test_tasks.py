@@ -190,6 +190,7 @@ def test_public_api_is_pinned() -> None:
             "Heteroscedastic",
             "Independent",
             "LogNormalProduct",
+            "Mapped",
             "NoisyCircle",
             "NoisyRadius",
             "Parabola",

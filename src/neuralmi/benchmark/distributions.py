@@ -25,6 +25,7 @@ __all__ = [
     "DiscreteContinuous",
     "Distribution",
     "Independent",
+    "Mapped",
     "Reshaped",
     "SignChannel",
     "SparseGaussian",
@@ -368,8 +369,31 @@ TRANSFORMS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 """Strictly increasing elementwise bijections of the real line, by name (half-cube, asinh and wiggly after Czyż et al. 2023)."""
 
 
+class Mapped:
+    """A base law of (X, Y) with a map of each side applied by :meth:`apply`: I(X; Y) is the base's.
+
+    Mutual information is invariant under invertible maps of either side (Kraskov et al. 2004); a
+    reshape of the rows is one too. Subclasses are frozen dataclasses with a ``base`` field.
+    """
+
+    base: Distribution
+
+    @property
+    def mutual_information(self) -> float:
+        """I(X; Y) of the base: a bijection of either side keeps it."""
+        return self.base.mutual_information
+
+    def sample(self, n: int, seed: int) -> Sample:
+        """The base's sample with :meth:`apply`'s maps."""
+        return self.apply(*self.base.sample(n, seed))
+
+    def apply(self, x: np.ndarray, y: np.ndarray) -> Sample:
+        """The maps of x and y (a subclass's)."""
+        raise NotImplementedError
+
+
 @dataclass(frozen=True)
-class Transformed:
+class Transformed(Mapped):
     """(f_x(X), f_y(Y)) for elementwise bijections f_x, f_y of ``TRANSFORMS``; I is that of ``base``.
 
     Mutual information is invariant under invertible maps of either side (Kraskov et al. 2004).
@@ -387,19 +411,13 @@ class Transformed:
         for f in (self.fx, self.fy):
             _check(f in TRANSFORMS, f"unknown transform {f!r}; expected one of {sorted(TRANSFORMS)}")
 
-    @property
-    def mutual_information(self) -> float:
-        """I(f_x(X); f_y(Y)) = I(X; Y) of the base."""
-        return self.base.mutual_information
-
-    def sample(self, n: int, seed: int) -> Sample:
-        """The base sample with f_x and f_y applied elementwise (same shapes)."""
-        x, y = self.base.sample(n, seed)
+    def apply(self, x: np.ndarray, y: np.ndarray) -> Sample:
+        """f_x and f_y elementwise (same shapes)."""
         return TRANSFORMS[self.fx](x), TRANSFORMS[self.fy](y)
 
 
 @dataclass(frozen=True)
-class Reshaped:
+class Reshaped(Mapped):
     """The base sample with each row reshaped to ``x_shape`` and ``y_shape``; I is that of ``base``.
 
     >>> x, y = Reshaped(CorrelatedGaussian(32, 2.0), (8, 4), (8, 4)).sample(3, seed=0)
@@ -411,14 +429,8 @@ class Reshaped:
     x_shape: tuple[int, ...]
     y_shape: tuple[int, ...]
 
-    @property
-    def mutual_information(self) -> float:
-        """I(X; Y) of the base."""
-        return self.base.mutual_information
-
-    def sample(self, n: int, seed: int) -> Sample:
-        """Draw x of shape (n, *x_shape) and y of shape (n, *y_shape)."""
-        x, y = self.base.sample(n, seed)
+    def apply(self, x: np.ndarray, y: np.ndarray) -> Sample:
+        """x rows reshaped to ``x_shape`` and y rows to ``y_shape``: (n, *x_shape) and (n, *y_shape)."""
         for a, shape, side in ((x, self.x_shape, "x"), (y, self.y_shape, "y")):
             _check(a[0].size == math.prod(shape), f"cannot reshape {side} rows of shape {a.shape[1:]} to {shape}")
-        return x.reshape(n, *self.x_shape), y.reshape(n, *self.y_shape)
+        return x.reshape(len(x), *self.x_shape), y.reshape(len(y), *self.y_shape)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neuralmi.benchmark.distributions import CorrelatedGaussian
+from neuralmi.benchmark.distributions import CorrelatedGaussian, Mapped
 from neuralmi.benchmark.nongaussian import (
     MC_SEED,
     _check,
@@ -62,7 +62,7 @@ def unshear(v: np.ndarray, amplitude: float) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class Sheared:
+class Sheared(Mapped):
     r"""Correlated Gaussians with each side through :func:`shear`: curved, non-elliptical dependence, I the base's.
 
     >>> Sheared(CorrelatedGaussian(5, 2.0), 1.5).mutual_information
@@ -75,14 +75,8 @@ class Sheared:
     def __post_init__(self) -> None:
         _check(math.isfinite(self.amplitude), f"amplitude must be finite, got {self.amplitude}")
 
-    @property
-    def mutual_information(self) -> float:
-        """The base's MI: a bijection of each side keeps it."""
-        return self.base.mutual_information
-
-    def sample(self, n: int, seed: int) -> Sample:
-        """Draw the base and shear each side; x (n, dim), y (n, dim)."""
-        x, y = self.base.sample(n, seed)
+    def apply(self, x: np.ndarray, y: np.ndarray) -> Sample:
+        """Each side sheared; x (n, dim), y (n, dim)."""
         return shear(x, self.amplitude), shear(y, self.amplitude)
 
 

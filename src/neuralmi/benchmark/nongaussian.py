@@ -20,7 +20,7 @@ from typing import Protocol
 
 import numpy as np
 
-from neuralmi.benchmark.distributions import Distribution
+from neuralmi.benchmark.distributions import Distribution, Mapped
 from neuralmi.errors import NeuralMIError
 
 __all__ = [
@@ -128,7 +128,7 @@ def spiral(x: np.ndarray, speed: float) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class Spiral:
+class Spiral(Mapped):
     """(spiral(X), Y) for a base law of (X, Y); I is that of ``base`` (a diffeomorphism of X).
 
     >>> from neuralmi.benchmark.distributions import CorrelatedGaussian
@@ -142,14 +142,8 @@ class Spiral:
     def __post_init__(self) -> None:
         _check(math.isfinite(self.speed), f"speed must be finite, got {self.speed}")
 
-    @property
-    def mutual_information(self) -> float:
-        """I(X; Y) of the base."""
-        return self.base.mutual_information
-
-    def sample(self, n: int, seed: int) -> Sample:
-        """The base sample with x spiralled (same shapes)."""
-        x, y = self.base.sample(n, seed)
+    def apply(self, x: np.ndarray, y: np.ndarray) -> Sample:
+        """x spiralled, y as it is (same shapes)."""
         return spiral(x, self.speed), y
 
 
