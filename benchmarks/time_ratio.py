@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from neuralmi import estimate_mi
-from neuralmi.benchmark import get_family, get_task
+from neuralmi.benchmark import FAMILIES, get_family, get_task
 
 GAUSSIAN_TASKS = ("gaussian_5d_1nat", "gaussian_5d_3nat", "gaussian_5d_5nat")
 """The reference: the Gaussian copulas of the ``classic`` family that the closed-form Gaussian critic answers."""
@@ -39,11 +39,13 @@ def ratio_interval(family: list[float], gaussian: list[float], draws: int = 2000
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--family", default="nongaussian")
+    parser.add_argument("--family", default="nongaussian", choices=[name for name in FAMILIES if name != "cmi"])
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--order-seed", type=int, default=0, help="seeds the interleaved order of the calls")
     parser.add_argument("--json", help="also write the per-call records here (never overwritten)")
     args = parser.parse_args()
+    if args.seeds < 1:
+        parser.error(f"--seeds must be at least 1, got {args.seeds}")
     torch.set_num_threads(1)
     warnings.simplefilter("ignore")
     calls = [

@@ -35,6 +35,8 @@ def test_no_candidate_detecting_dependence_is_reported_as_such() -> None:
     assert not candidate("x", 4e-8, 7e-10).detects  # float32 rounding of a constant feature's critic, not dependence
     with pytest.raises(NeuralMIError, match="at least one candidate"):
         select([])
+    with pytest.raises(NeuralMIError, match=r"report must be one of dv, nwj, infonce .*got 'mine'"):
+        select([candidate("separable", 1.0, 0.02)], report="mine")
 
 
 def test_still_improving_means_the_budget_ran_out_at_the_kept_step() -> None:
