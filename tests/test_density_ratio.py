@@ -134,19 +134,19 @@ def test_reference_size_is_the_fewest_rows_whose_mean_is_within_the_tolerance() 
     assert reference_size(broken, 0.5, least=64) == 8192  # no finite spread to trim on: every row
 
 
-def test_fit_keeps_few_reference_rows_where_the_conditional_is_flat_and_all_where_it_is_peaked() -> None:
+def test_sized_reference_keeps_few_rows_where_the_conditional_is_flat_and_the_default_keeps_all() -> None:
     weak = _gaussian_pairs(2600, (2, 2), 0.1, seed=11)
     strong = _gaussian_pairs(2600, (2, 2), 0.999, seed=11)
     critics = []
     for x, y in (weak, strong):
-        critics.append(fit_density_ratio((x[:2000], y[:2000]), (x[2000:], y[2000:]), seed=0, max_steps=50))
+        critics.append(fit_density_ratio((x[:2000], y[:2000]), (x[2000:], y[2000:]), seed=0, max_steps=50, size_reference=True))
         assert all(
             any(torch.equal(r, t) for t in x[:2000]) for r in critics[-1].reference[:5]
         )  # training rows of the conditioning side
     assert [len(c.reference) for c in critics] == [512, 2000]
     x, y = weak
-    unsized = fit_density_ratio((x[:2000], y[:2000]), (x[2000:], y[2000:]), seed=0, max_steps=50, size_reference=False)
-    assert len(unsized.reference) == 2000  # every training row (up to MAX_REFERENCE), and the very same conditional
+    unsized = fit_density_ratio((x[:2000], y[:2000]), (x[2000:], y[2000:]), seed=0, max_steps=50)
+    assert len(unsized.reference) == 2000  # by default every training row (up to MAX_REFERENCE), and the very same conditional
     same = zip(unsized.conditional.state_dict().values(), critics[0].conditional.state_dict().values())
     assert all(torch.equal(a, b) for a, b in same)
 

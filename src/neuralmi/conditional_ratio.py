@@ -85,7 +85,6 @@ def fit_conditional(
         batch_size=cfg.batch_size,
         device=context[0].device,
         side="y|x",
-        size_reference=False,  # only the conditional is used
     )
     return critic.conditional, _record(critic.val_nll, critic.steps, critic.kept_step, cfg.max_steps)
 
