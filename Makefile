@@ -33,12 +33,14 @@ docs: install
 test: lint typecheck pytest docs
 
 demo: install
+	mkdir -p out
 	$(VENV)/bin/neuralmi demo --plot out/demo.png --force
 
 bench: install
 	$(PY) benchmarks/speed.py
 
 bench-suite: install
+	mkdir -p out
 	$(VENV)/bin/neuralmi bench --seeds 3 --peers ksg --json out/bench.json --plot out/bench.png --force
 
 # torch-mist (a peer) needs numpy<2 and pandas: its own venv, never a dependency of neuralmi
