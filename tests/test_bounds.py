@@ -12,7 +12,8 @@ import torch.nn.functional as F
 
 from neuralmi import bounds
 from neuralmi._math import marginal_logmeanexp
-from neuralmi.bounds import BOUNDS, UPPER_BOUNDS, donsker_varadhan, infonce, interpolated, js, nwj, smile, tuba
+from neuralmi.bounds import BOUNDS, UPPER_BOUNDS, check_reportable, donsker_varadhan, infonce, interpolated, js, nwj, smile, tuba
+from neuralmi.errors import NeuralMIError
 
 from .conftest import correlated_gaussian, gaussian_log_ratio, gaussian_rho
 
@@ -317,3 +318,10 @@ def test_mine_moving_average_gradient_is_the_analytic_corrected_gradient() -> No
     expected = -torch.exp(s.detach()) / (n * (n - 1) * math.exp(0.7))
     expected.fill_diagonal_(1.0 / n)
     assert torch.allclose(s.grad, expected)
+
+
+@pytest.mark.parametrize("report", ["mine", "DV", ""])
+def test_check_reportable_names_the_choices(report: str) -> None:
+    check_reportable("nwj")
+    with pytest.raises(NeuralMIError, match=rf"report must be one of dv, nwj, infonce .*got {report!r}"):
+        check_reportable(report)

@@ -42,6 +42,7 @@ __all__ = [
     "BoundName",
     "FKind",
     "ReportName",
+    "check_reportable",
     "club",
     "donsker_varadhan",
     "dv_moving_average",
@@ -315,6 +316,18 @@ REPORT_WITH: dict[str, str] = {name: e.reports_with for name, e in REGISTRY.item
 
 REPORTABLE: tuple[ReportName, ...] = tuple(name for name in get_args(ReportName) if REGISTRY[name].held_out)
 """Bounds an estimate can be reported with on held-out data (each a smooth function of per-sample statistics)."""
+
+
+def check_reportable(report: str) -> None:
+    """Raise :class:`~neuralmi.errors.NeuralMIError` naming the choices unless ``report`` is in :data:`REPORTABLE`.
+
+    >>> check_reportable("dv")
+    """
+    if report not in REPORTABLE:
+        raise NeuralMIError(
+            f"report must be one of {', '.join(REPORTABLE)} (the bounds held-out estimates report with), got {report!r}"
+        )
+
 
 MATRIX_ONLY: frozenset[str] = frozenset(name for name, entry in REGISTRY.items() if entry.matrix_only)
 """Names of bounds that need the full score matrix."""

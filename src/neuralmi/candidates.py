@@ -23,7 +23,7 @@ from torch import Tensor, nn
 
 from neuralmi._evaluate import HeldOut, paired_difference, score_blocks, scored_alike, summarise
 from neuralmi._train import Trainer
-from neuralmi.bounds import REPORTABLE
+from neuralmi.bounds import check_reportable
 from neuralmi.config import EstimatorConfig, RunOptions
 from neuralmi.critics import GaussianCritic, QuadraticCritic
 from neuralmi.density_ratio import Side, fit_density_ratio
@@ -446,13 +446,6 @@ def _simplicity(candidate: Candidate) -> int:
     return SIMPLICITY.get(candidate.kind, len(SIMPLICITY) + 1)
 
 
-def _check_report(report: str) -> None:
-    if report not in REPORTABLE:
-        raise NeuralMIError(
-            f"report must be one of {', '.join(REPORTABLE)} (the bound the statistics were scored for), got {report!r}"
-        )
-
-
 def comparison_stderr(best: Candidate, other: Candidate, report: str) -> float:
     """The noise of comparing two candidates' validation bounds: the paired standard error of their difference.
 
@@ -460,7 +453,7 @@ def comparison_stderr(best: Candidate, other: Candidate, report: str) -> float:
     rows: every view of one prepared split holds the same validation samples, so the noise both share (which
     rows were drawn) cancels. Else ``best``'s own standard error.
     """
-    _check_report(report)
+    check_reportable(report)
     if best.held is None or other.held is None or not scored_alike(best.held[1], other.held[1]):
         return best.val_stderr
     _, se = paired_difference(best.held[1], other.held[1], report)
@@ -480,7 +473,7 @@ def select(candidates: list[Candidate], report: str = "dv") -> tuple[Candidate, 
     """
     if not candidates:
         raise NeuralMIError("select needs at least one candidate")
-    _check_report(report)
+    check_reportable(report)
     detecting = [c for c in candidates if c.detects]
     pool = detecting or candidates
     best = max(pool, key=lambda c: c.val if math.isfinite(c.val) else -math.inf)

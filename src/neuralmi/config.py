@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Literal, get_args
 
 import torch
 
-from neuralmi.bounds import BOUNDS, REPORT_WITH, REPORTABLE, BoundName, ReportName
+from neuralmi.bounds import BOUNDS, REPORT_WITH, BoundName, ReportName, check_reportable
 from neuralmi.critics import NETWORK_OPTIONS, Activation, CriticName, options_of
 from neuralmi.data import PREPROCESSORS, Preprocess
 from neuralmi.errors import NeuralMIError
@@ -158,8 +158,8 @@ class EstimatorConfig:
             raise NeuralMIError(
                 f"bound {self.bound!r} cannot be used by estimate_mi ({detail}); choose one of {sorted(REPORT_WITH)}"
             )
-        if self.report is not None and self.report not in REPORTABLE:
-            raise NeuralMIError(f"report must be one of {REPORTABLE}, got {self.report!r}")
+        if self.report is not None:
+            check_reportable(self.report)
         if not isinstance(self.quadratic_steps, int) or isinstance(self.quadratic_steps, bool) or self.quadratic_steps < 0:
             raise NeuralMIError(f"quadratic_steps must be a non-negative integer, got {self.quadratic_steps!r}")
         if self.critic == "quadratic" and self.quadratic_steps == 0:

@@ -21,7 +21,7 @@ from torch import Tensor, nn
 from neuralmi._call import normal_interval as _interval
 from neuralmi._evaluate import score_blocks, summarise
 from neuralmi._plausibility import implausible
-from neuralmi.bounds import REPORTABLE
+from neuralmi.bounds import check_reportable
 from neuralmi.config import EstimatorConfig
 from neuralmi.data import Preprocessor, as_samples, check_pair
 from neuralmi.errors import NeuralMIError
@@ -183,8 +183,7 @@ class MIResult:
         if self.standardizers is None:
             raise NeuralMIError("this result holds no fitted preprocessing; it cannot score new samples")
         report = report or self.report
-        if report not in REPORTABLE:
-            raise NeuralMIError(f"report must be one of {REPORTABLE}, got {report!r}")
+        check_reportable(report)
         tx, ty = encode_pair(x, y, self.standardizers, (self.x_shape, self.y_shape), _module_device(self.critic))
         start = time.perf_counter()
         nats, stderr = summarise(score_blocks(self.critic, tx, ty, self.config.eval_batch_size), report)
