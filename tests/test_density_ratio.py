@@ -10,7 +10,14 @@ import torch
 import neuralmi.density_ratio as dr
 from neuralmi._evaluate import score_blocks, summarise
 from neuralmi.critics import GaussianCritic
-from neuralmi.density_ratio import DensityRatioCritic, MixtureDensityNetwork, fit_density_ratio, reference_size
+from neuralmi.density_ratio import (
+    MAX_REFERENCE,
+    DensityRatioCritic,
+    MixtureDensityNetwork,
+    fit_density_ratio,
+    reference_rows,
+    reference_size,
+)
 
 
 def _gaussian_pairs(n: int, dims: tuple[int, int], rho: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -48,6 +55,7 @@ def test_exports() -> None:
         "DENSITY_RATIO_MAX_FEATURES",
         "DensityRatioCritic",
         "MixtureDensityNetwork",
+        "reference_rows",
         "reference_size",
         "fit_density_ratio",
         "train_mixture",
@@ -132,6 +140,25 @@ def test_reference_size_is_the_fewest_rows_whose_mean_is_within_the_tolerance() 
     broken = log_q.clone()
     broken[3, 7] = math.nan
     assert reference_size(broken, 0.5, least=64) == 8192  # no finite spread to trim on: every row
+
+
+def test_reference_rows_are_seeded_distinct_and_capped() -> None:
+    every = reference_rows(3000, seed=4)
+    assert sorted(every.tolist()) == list(range(3000))  # up to MAX_REFERENCE: every row, in a seeded order
+    assert torch.equal(every, reference_rows(3000, seed=4)) and not torch.equal(every, reference_rows(3000, seed=5))
+    some = reference_rows(3 * MAX_REFERENCE, seed=4)
+    assert len(some) == MAX_REFERENCE == len(set(some.tolist()))  # beyond it: that many distinct rows
+    assert not torch.equal(every, torch.randperm(3000, generator=torch.Generator().manual_seed(4)))  # not the batch order
+
+
+def test_reference_does_not_depend_on_how_long_the_fit_ran() -> None:
+    x, y = _gaussian_pairs(MAX_REFERENCE + 1200, (1, 1), 0.6, seed=2)
+    train, val = (x[:-1000], y[:-1000]), (x[-1000:], y[-1000:])
+    short, longer = (
+        fit_density_ratio(train, val, seed=3, max_steps=steps, eval_every=10) for steps in (10, 40)
+    )  # 40 steps run past one epoch
+    assert short.steps != longer.steps and len(short.reference) == MAX_REFERENCE < len(train[0])
+    assert torch.equal(short.reference, longer.reference)  # the same subsample of the training rows
 
 
 def test_sized_reference_keeps_few_rows_where_the_conditional_is_flat_and_the_default_keeps_all() -> None:

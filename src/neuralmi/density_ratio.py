@@ -20,6 +20,7 @@ import math
 from collections.abc import Sequence
 from typing import Literal
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -33,6 +34,7 @@ __all__ = [
     "DensityRatioCritic",
     "MixtureDensityNetwork",
     "fit_density_ratio",
+    "reference_rows",
     "reference_size",
     "train_mixture",
 ]
@@ -128,6 +130,21 @@ def reference_size(log_q: Tensor, tolerance: float = MARGINAL_RELATIVE_VARIANCE,
     while size < total and spread / size > tolerance:
         size *= 2
     return min(size, total)
+
+
+def reference_rows(n: int, seed: int, most: int = MAX_REFERENCE) -> Tensor:
+    """Indices of the training rows that form the aggregate marginal: all ``n`` in a seeded order, or a seeded ``most`` of them.
+
+    Drawn from a stream of their own, derived from ``seed`` alone (not the batch order's), so the rows
+    do not depend on how many steps the fit took.
+
+    >>> reference_rows(5, seed=0).sort().values.tolist()  # up to ``most`` rows: every one of them
+    [0, 1, 2, 3, 4]
+    >>> len(reference_rows(20_000, seed=0)), bool((reference_rows(20_000, 0) == reference_rows(20_000, 0)).all())
+    (8192, True)
+    """
+    stream = int(np.random.SeedSequence([seed, 1]).generate_state(1, np.uint64)[0] >> 1)  # not the batch stream's seed
+    return torch.randperm(n, generator=torch.Generator().manual_seed(stream))[:most]
 
 
 def _spread_means(components: int, features: int) -> Tensor:
@@ -401,8 +418,8 @@ def fit_density_ratio(
     the weights evaluated are an exponential moving average (rate 0.99) of the iterates; every
     ``eval_every`` steps the validation NLL is computed, and training stops after ``patience`` checks
     without a new best. The best point (step 0, the start near the linear-Gaussian conditional, included) is
-    restored. The training rows of u form the aggregate marginal (a seeded subsample of :data:`MAX_REFERENCE` beyond
-    that many; with ``size_reference``, as few as :func:`reference_size` finds enough on the validation rows).
+    restored. The training rows of u form the aggregate marginal (:func:`reference_rows`: a seeded subsample of
+    :data:`MAX_REFERENCE` beyond that many, drawn independently of the training; with ``size_reference``, as few as :func:`reference_size` finds enough on the validation rows).
     Deterministic for a seed on the CPU; the global RNG is left alone.
 
     Args:
@@ -460,7 +477,7 @@ def fit_density_ratio(
     q.fit_whitening_(u, v)
     generator = torch.Generator().manual_seed(seed)
     steps, kept, best = train_mixture(q, (u, v), (u_val, v_val), generator, max_steps, batch_size, lr, eval_every, patience)
-    reference = u[torch.randperm(len(u), generator=generator)[:MAX_REFERENCE].to(dev)]
+    reference = u[reference_rows(len(u), seed).to(dev)]
     if size_reference:
         reference = reference[: _needed_rows(q, reference, v_val)]
     critic = DensityRatioCritic(q, reference, side=side, floor=floor)
