@@ -106,7 +106,10 @@ def test_npz_with_x_and_y(tmp_path: Path) -> None:
         (lambda d: [str(d / "x.npy"), str(d / "short.npy")], "has 400 rows but Y"),
         (lambda d: [str(d / "x.npy"), str(d / "bad.txt")], "unreadable format"),
         (lambda d: [str(d / "nan.csv"), "--x", "a", "--y", "b"], "nan.csv: X has NaN at row 1, column 'a'"),
-        (lambda d: [str(d / "text.csv"), "--x", "a", "--y", "b"], "column 'b' is non-numeric"),
+        (
+            lambda d: [str(d / "text.csv"), "--x", "a", "--y", "b"],
+            "column 'b' is non-numeric: row 0 holds 'x', not a number; if it holds category labels, declare it with --discrete y",
+        ),
         (lambda d: [str(d / "x.npy")], "give two files"),
     ],
 )
@@ -309,7 +312,10 @@ def test_parquet_non_numeric_column_is_named(tmp_path: Path, capsys: pytest.Capt
     pytest.importorskip("pyarrow")
     pd.DataFrame({"a": [1.0, 2.0, 3.0], "label": ["u", "v", "w"]}).to_parquet(tmp_path / "t.parquet")
     assert main(["estimate", str(tmp_path / "t.parquet"), "--x", "a", "--y", "label", *FAST]) == 2
-    assert "column 'label' is non-numeric" in capsys.readouterr().err
+    assert (
+        "column 'label' is non-numeric: row 0 holds 'u', not a number; if it holds category labels, declare it with --discrete y"
+        in capsys.readouterr().err
+    )
 
 
 def test_discrete_labels_from_a_table_with_threads(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

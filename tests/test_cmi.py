@@ -117,6 +117,7 @@ def test_split_is_estimate_mi_s() -> None:
     [
         ({"z": np.zeros((10, 1))}, "same number of rows"),
         ({"z": np.full((300, 1), np.nan)}, "z has NaN"),
+        ({"z": np.array(["a", "b", "c"] * 100)}, "z is non-numeric.*declare it with discrete_z=True"),
         ({"discrete_x": True, "discrete_y": True}, "both declared discrete"),
         ({"discrete_z": "yes"}, "discrete_z"),
     ],

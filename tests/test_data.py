@@ -16,7 +16,7 @@ from hypothesis.extra import numpy as hnp
 from neuralmi import MILoss, MIWarning, estimate_mi
 from neuralmi.bounds import BOUNDS
 from neuralmi.critics import SeparableCritic
-from neuralmi.data import IQR_PER_SD, NormalScores, Standardizer, as_samples, check_pair, split_indices
+from neuralmi.data import IQR_PER_SD, NormalScores, Standardizer, as_samples, check_pair, labels_hint, split_indices
 from neuralmi.errors import NeuralMIError
 
 FAST = {"max_steps": 20, "progress": False}
@@ -309,3 +309,12 @@ def test_pandas_columns_name_the_cell_that_is_refused(column: object, message: s
 def test_pandas_booleans_and_python_numbers_in_object_columns_are_read() -> None:
     frame = pd.DataFrame({"b": pd.array([True, False], dtype="boolean"), "o": pd.Series([1, 2.5], dtype=object)})
     assert as_samples(frame).tolist() == [[1.0, 1.0], [0.0, 2.5]]
+
+
+def test_labels_hint_names_the_flag_only_where_the_side_is_non_numeric() -> None:
+    text = NeuralMIError("y is non-numeric (dtype <U3); pass numbers, booleans or a numeric table")
+    assert str(labels_hint(text, "--discrete y")).endswith("; if it holds category labels, declare it with --discrete y")
+    category = NeuralMIError("y column 'c' is non-numeric (dtype category); encode it as numbers or declare it discrete")
+    assert str(labels_hint(category, "discrete_y=True")).endswith("or declare it discrete (discrete_y=True)")
+    other = NeuralMIError("y has NaN at row 3")
+    assert labels_hint(other, "discrete_y=True") is other

@@ -204,8 +204,17 @@ def test_bad_input_names_the_problem(x: object, y: object, message: str) -> None
 def test_non_numeric_dataframe_column_is_named() -> None:
     pd = pytest.importorskip("pandas")
     frame = pd.DataFrame({"a": np.arange(20.0), "label": ["u"] * 20})
-    with pytest.raises(ValueError, match="column 'label' is non-numeric"):
+    with pytest.raises(ValueError, match=r"column 'label' is non-numeric.*declare it with discrete_x=True"):
         estimate_mi(frame, np.zeros(20), progress=False)
+    with pytest.raises(ValueError, match=r"\(dtype category\); encode it as numbers or declare it discrete \(discrete_y=True\)$"):
+        estimate_mi(np.zeros(20), pd.Series(pd.Categorical(["u", "v"] * 10)), progress=False)
+
+
+def test_undeclared_string_labels_name_the_flag_and_declared_ones_are_read() -> None:
+    labels = np.array(["cat", "dog"] * 30)
+    with pytest.raises(ValueError, match=r"y is non-numeric.*if it holds category labels, declare it with discrete_y=True"):
+        estimate_mi(np.arange(60.0), labels, progress=False)
+    assert estimate_mi(np.arange(60.0), labels, discrete_y=True, progress=False, max_steps=20).n_test > 0
 
 
 def test_independent_data_warns_when_negative_and_constant_features_stay_finite() -> None:

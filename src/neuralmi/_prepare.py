@@ -28,6 +28,7 @@ from neuralmi.data import (
     Preprocess,
     as_samples,
     check_pair,
+    labels_hint,
     read_pairs,
     release_pages,
     split_indices,
@@ -113,7 +114,10 @@ def _side(data: Any, name: str, discrete: bool) -> tuple[np.ndarray, np.ndarray 
     if discrete:
         codes, categories = as_labels(data, name)
         return codes, categories, None
-    samples = as_samples(data, name, keep_float32=True)
+    try:
+        samples = as_samples(data, name, keep_float32=True)
+    except NeuralMIError as err:
+        raise labels_hint(err, f"discrete_{name}=True") from None
     head = samples[:ROWS_PER_CHUNK]  # a non-integer among the first rows: no labels, without a full float64 copy
     note = looks_discrete(data, name) if np.array_equal(head, np.round(head)) else None
     return samples, None, note

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from neuralmi.config import EstimatorConfig
-from neuralmi.data import PREPROCESSORS, as_samples
+from neuralmi.data import PREPROCESSORS, as_samples, labels_hint
 from neuralmi.errors import NeuralMIError
 from neuralmi.labels import Categorical, as_labels, looks_discrete
 from neuralmi.result import Scaler
@@ -115,9 +115,7 @@ def _variable(table: Table, name: Hashable, columns: tuple[Hashable, ...], discr
     try:
         values = as_samples(part, what)
     except NeuralMIError as err:
-        if "non-numeric" in str(err):
-            raise NeuralMIError(f"{err}; if it holds category labels, declare it with discrete=[{columns[0]!r}]") from None
-        raise
+        raise labels_hint(err, f"discrete=[{columns[0]!r}]") from None
     return Variable(name, values, False, columns)
 
 

@@ -364,7 +364,7 @@ def _load_given(args: argparse.Namespace) -> Any:
 def _estimate_given(args: argparse.Namespace, x: Any, y: Any, options: dict[str, Any]) -> int:
     """``estimate --given Z``: I(X;Y|Z) by :func:`neuralmi.estimate_cmi`, printed as one line or JSON."""
     from neuralmi.cmi import estimate_cmi
-    from neuralmi.data import as_samples
+    from neuralmi.data import as_samples, labels_hint
     from neuralmi.labels import as_labels
 
     refused = [flag for key, flag in GIVEN_REFUSES.items() if getattr(args, key) is not None]
@@ -377,7 +377,7 @@ def _estimate_given(args: argparse.Namespace, x: Any, y: Any, options: dict[str,
         z = _load_given(args)
         z = as_labels(z, "Z")[0] if "z" in discrete else as_samples(z, "Z")
     except NeuralMIError as err:
-        raise UsageError(f"--given {args.given}: {err}") from None
+        raise UsageError(f"--given {args.given}: {labels_hint(err, '--discrete z')}") from None
     if len(z) != len(x):
         raise UsageError(f"Z (--given {args.given}) has {len(z)} rows but X has {len(x)}; rows must be paired")
     config = _config({**options, **{f"discrete_{side}": True for side in discrete if side != "z"}})
@@ -413,7 +413,7 @@ def _report(args: argparse.Namespace, result: Any, n: int) -> None:
 
 
 def _estimate(args: argparse.Namespace) -> int:
-    from neuralmi.data import as_samples
+    from neuralmi.data import as_samples, labels_hint
     from neuralmi.estimate import estimate_mi
     from neuralmi.labels import as_labels
 
@@ -432,8 +432,9 @@ def _estimate(args: argparse.Namespace) -> int:
         x = as_labels(x, "X")[0] if "x" in discrete else as_samples(x, "X")
         y = as_labels(y, "Y")[0] if "y" in discrete else as_samples(y, "Y")
     except NeuralMIError as err:
-        where = args.x if str(err).startswith("X") or args.y is None else args.y
-        raise UsageError(f"{where}: {err}") from None
+        side = "x" if str(err).startswith("X") else "y"
+        where = args.x if side == "x" or args.y is None else args.y
+        raise UsageError(f"{where}: {labels_hint(err, f'--discrete {side}')}") from None
     if len(x) != len(y):
         raise UsageError(f"X ({args.x}) has {len(x)} rows but Y ({args.y or args.x}) has {len(y)}; rows must be paired")
     options = {

@@ -32,7 +32,7 @@ from neuralmi._call import Z95, normal_interval, resolve_config, torch_threads
 from neuralmi.candidates import DETECTION_MARGIN
 from neuralmi.conditional_ratio import ConditionalLogRatio, Modelled, fit_conditional, fit_nested
 from neuralmi.config import EstimatorConfig, split_run_options
-from neuralmi.data import as_samples
+from neuralmi.data import as_samples, labels_hint
 from neuralmi.errors import NeuralMIError
 from neuralmi.estimate import Prepared, default_threads, prepare
 from neuralmi.labels import Categorical
@@ -134,7 +134,10 @@ def prepare_cmi(
 ) -> PreparedCMI:
     """Validate, split by seeded index and fit each side's preprocessing on the training split, as :func:`~neuralmi.estimate.prepare`."""
     if not discrete_z:
-        as_samples(z, "z")  # errors name z, not the x of the pair prepare sees
+        try:
+            as_samples(z, "z")  # errors name z, not the x of the pair prepare sees
+        except NeuralMIError as err:
+            raise labels_hint(err, "discrete_z=True") from None
     if cfg.discrete_x and cfg.discrete_y:
         raise NeuralMIError("estimate_cmi models one continuous side given the others; x and y are both declared discrete")
     xy = prepare(x, y, cfg, device, alternative=False)

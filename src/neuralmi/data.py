@@ -23,6 +23,7 @@ __all__ = [
     "as_samples",
     "check_pair",
     "is_numeric_dtype",
+    "labels_hint",
     "numeric_frame",
     "read_pairs",
     "release_pages",
@@ -82,6 +83,16 @@ def _cell_problem(name: str, col: str, cells: np.ndarray) -> NeuralMIError | Non
             "convert it with pandas.to_numeric first"
         )
     return None
+
+
+def labels_hint(err: NeuralMIError, declare: str) -> NeuralMIError:
+    """``err`` naming how to declare the side as category labels (``declare``: ``discrete_y=True``, ``--discrete y``) where it says non-numeric; else ``err``."""
+    text = str(err)
+    if "non-numeric" not in text:
+        return err
+    if text.endswith("declare it discrete"):
+        return NeuralMIError(f"{text} ({declare})")
+    return NeuralMIError(f"{text}; if it holds category labels, declare it with {declare}")
 
 
 def _column_as_float(column: Any, name: str, col: str) -> np.ndarray:
