@@ -168,6 +168,9 @@ def test_uniform_noise_truth_by_quadrature_and_monte_carlo(dim: int, eps: float)
     pmi = -dim * math.log(eps) - np.log(uniform_sum_density(y, eps)).sum(axis=1)
     assert np.all((y >= x) & (y <= x + eps))
     assert_within_4se(pmi, dist.mutual_information)
+    np.testing.assert_allclose(dist.pointwise_mutual_information(x, y), pmi, rtol=1e-12, atol=1e-12)
+    outside = dist.pointwise_mutual_information(x, np.roll(y, 1, axis=0))  # shuffled pairs: mostly off the box
+    assert np.isneginf(outside).mean() > 0.2 and np.all(np.isfinite(outside) | np.isneginf(outside))
 
 
 def parabola_mi_by_adaptive_quadrature(sigma: float) -> float:
@@ -319,6 +322,8 @@ def test_student_t_task_truth_by_monte_carlo(name: str) -> None:
     x, y = dist.sample(100_000, seed=8)
     log_ratio = mvt_logpdf(np.hstack([x, y]), scale, dist.dof) - mvt_logpdf(x, scale[:dx, :dx], dist.dof)
     assert_within_4se(log_ratio - mvt_logpdf(y, scale[dx:, dx:], dist.dof), task.truth)
+    exact = log_ratio - mvt_logpdf(y, scale[dx:, dx:], dist.dof)
+    np.testing.assert_allclose(dist.pointwise_mutual_information(x, y), exact, rtol=1e-9, atol=1e-9)  # the method, by Cholesky
 
 
 def test_class_posterior_matches_bayes_rule_with_scipy() -> None:

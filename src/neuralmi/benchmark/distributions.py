@@ -349,6 +349,29 @@ class StudentT:
         gauss = -0.5 * min(dx, dy) * math.log1p(-(self.rho**2))
         return gauss + g(nu / 2) + g((nu + dx + dy) / 2) - g((nu + dx) / 2) - g((nu + dy) / 2)
 
+    def pointwise_mutual_information(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        r"""``log p(x, y) - log p(x) - log p(y)`` per row (n,): the joint t's density over its marginals' (each t with scale I).
+
+        With :math:`q` the quadratic form of the joint scale matrix and m = min(d_x, d_y) paired coordinates,
+        :math:`\log\Gamma(\tfrac{\nu+d}{2}) + \log\Gamma(\tfrac{\nu}{2}) - \log\Gamma(\tfrac{\nu+d_x}{2}) - \log\Gamma(\tfrac{\nu+d_y}{2})
+        - \tfrac m2 \log(1-\rho^2) - \tfrac{\nu+d}{2}\log(1+q/\nu) + \tfrac{\nu+d_x}{2}\log(1+|x|^2/\nu) + \tfrac{\nu+d_y}{2}\log(1+|y|^2/\nu)`
+        (the :math:`\nu\pi` powers cancel).
+        """
+        (dx, dy), nu = self.dims, self.dof
+        m = min(dx, dy)
+        xx, yy = (x**2).sum(1), (y**2).sum(1)
+        cross = (x[:, :m] * y[:, :m]).sum(1)
+        paired = (x[:, :m] ** 2).sum(1) + (y[:, :m] ** 2).sum(1)
+        q = (paired - 2.0 * self.rho * cross) / (1.0 - self.rho**2) + (xx + yy - paired)
+        lg = math.lgamma
+        const = lg((nu + dx + dy) / 2) + lg(nu / 2) - lg((nu + dx) / 2) - lg((nu + dy) / 2) - 0.5 * m * math.log1p(-(self.rho**2))
+        return (
+            const
+            - 0.5 * (nu + dx + dy) * np.log1p(q / nu)
+            + 0.5 * (nu + dx) * np.log1p(xx / nu)
+            + 0.5 * (nu + dy) * np.log1p(yy / nu)
+        )
+
     def sample(self, n: int, seed: int) -> Sample:
         """Draw x of shape (n, dim_x) and y of shape (n, dim_y): Gaussian pairs over sqrt(chi2_nu / nu)."""
         rng = _rng(n, seed)

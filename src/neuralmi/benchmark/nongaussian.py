@@ -202,6 +202,14 @@ class UniformNoise:
         per_coordinate = self.eps / 2 - math.log(self.eps) if self.eps <= 1.0 else 0.5 / self.eps
         return self.dim * per_coordinate
 
+    def pointwise_mutual_information(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """``log p(y|x) - log p(y)`` per row (n,): -log eps per coordinate inside the box x <= y <= x + eps (-inf outside), less log of the density of U(0, 1) + U(0, eps)."""
+        plateau = min(self.eps, 1.0)  # the density's top, times eps
+        density = np.clip(np.minimum(np.minimum(y, plateau), 1.0 + self.eps - y), 0.0, None) / self.eps
+        inside = ((y >= x) & (y <= x + self.eps)).all(1)
+        with np.errstate(divide="ignore"):
+            return np.where(inside, -self.dim * math.log(self.eps) - np.log(density).sum(1), -np.inf)
+
     def sample(self, n: int, seed: int) -> Sample:
         """Draw x and y, each of shape (n, dim)."""
         rng = _rng(n, seed)
