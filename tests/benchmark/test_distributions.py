@@ -256,3 +256,19 @@ def test_independent_has_zero_truth_and_uncorrelated_sides() -> None:
     x, y = dist.sample(N_MC, seed=0)
     cross = np.corrcoef(x, y, rowvar=False)[:3, 3:]
     assert np.all(np.abs(cross) < 4 / math.sqrt(N_MC))  # sample correlation of independent normals: se 1/sqrt(n)
+
+
+@pytest.mark.parametrize(("dim", "mi"), [(1, 0.2), (5, 3.0)])
+def test_gaussian_pointwise_mutual_information_matches_scipy_and_averages_to_the_truth(dim: int, mi: float) -> None:
+    stats = pytest.importorskip("scipy.stats")
+    dist = CorrelatedGaussian(dim, mi)
+    x, y = dist.sample(N_MC, seed=2)
+    cov = np.block([[np.eye(dim), dist.rho * np.eye(dim)], [dist.rho * np.eye(dim), np.eye(dim)]])
+    rows = slice(0, 500)
+    exact = (
+        stats.multivariate_normal(np.zeros(2 * dim), cov).logpdf(np.hstack([x[rows], y[rows]]))
+        - stats.norm.logpdf(x[rows]).sum(1)
+        - stats.norm.logpdf(y[rows]).sum(1)
+    )
+    np.testing.assert_allclose(dist.pointwise_mutual_information(x[rows], y[rows]), exact, rtol=1e-9, atol=1e-9)
+    assert_within_4se(dist.pointwise_mutual_information(x, y), mi)

@@ -15,8 +15,9 @@ import math
 import numpy as np
 import pytest
 
-from neuralmi.benchmark.distributions import CorrelatedGaussian
+from neuralmi.benchmark.distributions import INVERSES, TRANSFORMS, CorrelatedGaussian, Mapped, Reshaped, StudentT, Transformed
 from neuralmi.benchmark.holdout import ClaytonCopula, Heteroscedastic, LogNormalProduct, NoisyRadius, Sheared, shear, unshear
+from neuralmi.benchmark.nongaussian import Spiral
 from neuralmi.benchmark.tasks import FAMILIES, get_task
 from neuralmi.errors import NeuralMIError
 from tests.benchmark.test_distributions import assert_within_4se
@@ -153,3 +154,36 @@ def test_noisy_radius_truth_by_adaptive_quadrature() -> None:
 
     h_y = entropy_by_quad(density, -1.0, 9.0, points=[0.0, 1.0, 2.0, 3.0], epsabs=1e-10, limit=400)
     assert dist.mutual_information == pytest.approx(h_y - 0.5 * math.log(2 * math.pi * math.e * dist.sigma**2), abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    "mapped",
+    [
+        Transformed(StudentT(2, 2.0, 0.5), "asinh", "wiggly"),
+        Transformed(CorrelatedGaussian(3, 1.0), "cubic", "half_cube"),
+        Reshaped(CorrelatedGaussian(6, 1.5), (3, 2), (2, 3)),
+        Spiral(CorrelatedGaussian(4, 2.0), speed=0.3),
+        Sheared(CorrelatedGaussian(3, 1.0), 1.5),
+    ],
+    ids=["transformed_t", "transformed_gaussian", "reshaped", "spiral", "sheared"],
+)
+def test_a_mapped_law_has_its_base_pointwise_mutual_information_at_the_unmapped_rows(mapped: Mapped) -> None:
+    """A bijection of either side keeps the log density ratio: the mapped rows give the base's values."""
+    x, y = mapped.base.sample(2000, seed=3)
+    mx, my = mapped.apply(x, y)
+    ux, uy = mapped.invert(mx, my)
+    np.testing.assert_allclose(ux, x, atol=1e-9)
+    np.testing.assert_allclose(uy, y, atol=1e-9)
+    base = mapped.base.pointwise_mutual_information(x, y)  # type: ignore[attr-defined]
+    np.testing.assert_allclose(mapped.pointwise_mutual_information(mx, my), base, rtol=1e-8, atol=1e-8)
+
+
+def test_a_mapped_law_without_an_exact_base_says_so() -> None:
+    with pytest.raises(NeuralMIError, match="Heteroscedastic has no exact pointwise mutual information"):
+        Transformed(Heteroscedastic(), "asinh", "asinh").pointwise_mutual_information(np.zeros((2, 1)), np.zeros((2, 1)))
+
+
+def test_transform_inverses_undo_the_transforms() -> None:
+    w = np.linspace(-40.0, 40.0, 20001)
+    for name, forward in TRANSFORMS.items():
+        np.testing.assert_allclose(INVERSES[name](forward(w)), w, atol=1e-8, err_msg=name)

@@ -19,6 +19,7 @@ import numpy as np
 from neuralmi.errors import NeuralMIError
 
 __all__ = [
+    "INVERSES",
     "TRANSFORMS",
     "BinaryChannel",
     "CorrelatedGaussian",
@@ -111,6 +112,12 @@ class CorrelatedGaussian:
     def mutual_information(self) -> float:
         """I(X; Y) = mi nats."""
         return float(self.mi)
+
+    def pointwise_mutual_information(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        r"""``log p(x, y) - log p(x) - log p(y)`` per row (n,): :math:`\sum_d -\tfrac12\log(1-\rho^2) - \frac{\rho^2 (x_d^2 + y_d^2) - 2\rho x_d y_d}{2 (1 - \rho^2)}`."""
+        rho = self.rho
+        quadratic = (rho**2 * (x**2 + y**2) - 2.0 * rho * x * y).sum(1)
+        return -0.5 * self.dim * math.log1p(-(rho**2)) - quadratic / (2.0 * (1.0 - rho**2))
 
     def sample(self, n: int, seed: int) -> Sample:
         """Draw ``n`` pairs, each array of shape (n, dim)."""
@@ -392,6 +399,32 @@ TRANSFORMS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 """Strictly increasing elementwise bijections of the real line, by name (half-cube, asinh and wiggly after Czyż et al. 2023)."""
 
 
+def _cubic_inverse(w: np.ndarray) -> np.ndarray:
+    """The real root v of v + v^3/3 = w (Cardano: v^3 + 3v - 3w = 0 has one, as 3 > 0)."""
+    root = np.sqrt(2.25 * w**2 + 1.0)
+    return np.cbrt(1.5 * w + root) + np.cbrt(1.5 * w - root)
+
+
+def _bisect_inverse(f: Callable[[np.ndarray], np.ndarray], w: np.ndarray, reach: float, steps: int = 60) -> np.ndarray:
+    """v with f(v) = w for an increasing f with |f(v) - v| <= ``reach``, by bisection on [w - reach, w + reach]."""
+    low, high = w - reach, w + reach
+    for _ in range(steps):
+        mid = 0.5 * (low + high)
+        below = f(mid) < w
+        low, high = np.where(below, mid, low), np.where(below, high, mid)
+    return 0.5 * (low + high)
+
+
+INVERSES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "identity": lambda w: w,
+    "cubic": _cubic_inverse,
+    "asinh": np.sinh,
+    "half_cube": lambda w: np.sign(w) * np.abs(w) ** (2.0 / 3.0),
+    "wiggly": lambda w: _bisect_inverse(TRANSFORMS["wiggly"], w, 0.51),  # |0.4 sin + 0.1 sin| <= 0.5
+}
+"""The inverse of each of ``TRANSFORMS``, by name."""
+
+
 class Mapped:
     """A base law of (X, Y) with a map of each side applied by :meth:`apply`: I(X; Y) is the base's.
 
@@ -413,6 +446,17 @@ class Mapped:
     def apply(self, x: np.ndarray, y: np.ndarray) -> Sample:
         """The maps of x and y (a subclass's)."""
         raise NotImplementedError
+
+    def invert(self, x: np.ndarray, y: np.ndarray) -> Sample:
+        """The base's rows behind mapped rows: :meth:`apply` undone (a subclass's)."""
+        raise NeuralMIError(f"{type(self).__name__} has no inverse of its maps")
+
+    def pointwise_mutual_information(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """The base's exact pointwise MI at the rows :meth:`invert` gives: a bijection of either side keeps the log density ratio."""
+        base = getattr(self.base, "pointwise_mutual_information", None)
+        if base is None:
+            raise NeuralMIError(f"{type(self.base).__name__} has no exact pointwise mutual information")
+        return np.asarray(base(*self.invert(x, y)))
 
 
 @dataclass(frozen=True)
@@ -438,6 +482,10 @@ class Transformed(Mapped):
         """f_x and f_y elementwise (same shapes)."""
         return TRANSFORMS[self.fx](x), TRANSFORMS[self.fy](y)
 
+    def invert(self, x: np.ndarray, y: np.ndarray) -> Sample:
+        """The inverses of f_x and f_y elementwise."""
+        return INVERSES[self.fx](x), INVERSES[self.fy](y)
+
 
 @dataclass(frozen=True)
 class Reshaped(Mapped):
@@ -457,3 +505,7 @@ class Reshaped(Mapped):
         for a, shape, side in ((x, self.x_shape, "x"), (y, self.y_shape, "y")):
             _check(a[0].size == math.prod(shape), f"cannot reshape {side} rows of shape {a.shape[1:]} to {shape}")
         return x.reshape(len(x), *self.x_shape), y.reshape(len(y), *self.y_shape)
+
+    def invert(self, x: np.ndarray, y: np.ndarray) -> Sample:
+        """Rows flattened back to the base's (n, features)."""
+        return x.reshape(len(x), -1), y.reshape(len(y), -1)

@@ -79,6 +79,10 @@ class Sheared(Mapped):
         """Each side sheared; x (n, dim), y (n, dim)."""
         return shear(x, self.amplitude), shear(y, self.amplitude)
 
+    def invert(self, x: np.ndarray, y: np.ndarray) -> Sample:
+        """Both sides unsheared (:func:`unshear`)."""
+        return unshear(x, self.amplitude), unshear(y, self.amplitude)
+
 
 def _mixed_density(points: np.ndarray, kernel: Callable[[np.ndarray], np.ndarray], weights: np.ndarray) -> np.ndarray:
     """``p(t) = sum_i weights_i kernel(t)_i`` at each point: a density averaged over quadrature nodes, 2,048 points at a time.

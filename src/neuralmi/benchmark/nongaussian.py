@@ -146,6 +146,10 @@ class Spiral(Mapped):
         """x spiralled, y as it is (same shapes)."""
         return spiral(x, self.speed), y
 
+    def invert(self, x: np.ndarray, y: np.ndarray) -> Sample:
+        """x spiralled back (the rotation keeps the norm, so ``-speed`` undoes it), y as it is."""
+        return spiral(x, -self.speed), y
+
 
 @dataclass(frozen=True)
 class SwissRoll:
