@@ -161,6 +161,22 @@ def test_cli_given_columns_of_one_table_and_an_npz_array(tmp_path: Path, capsys:
     assert from_table["mi_nats"] == pytest.approx(from_npz["mi_nats"], abs=1e-5)  # the same numbers, read two ways
 
 
+def test_cli_text_labels_not_declared_name_the_flag_with_the_sides_declared(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    table = tmp_path / "t.csv"
+    table.write_text("a,b,g\n" + "".join(f"{i % 3},{i * 0.1},{'uvw'[i % 3]}\n" for i in range(60)))
+    assert main(["estimate", str(table), "--x", "a", "--y", "b", "--given", "g", "--quiet"]) == 2
+    assert (
+        "column 'g' is non-numeric: row 0 holds 'u', not a number; if it holds category labels, declare it with --discrete z"
+        in (capsys.readouterr().err)
+    )
+    assert main(["estimate", str(table), "--x", "a", "--y", "b", "--given", "g", "--discrete", "x", "--quiet"]) == 2
+    assert "declare it with --discrete xz" in capsys.readouterr().err  # x stays declared
+    assert main(["estimate", str(table), "--x", "a", "--y", "g", "--discrete", "x", "--quiet"]) == 2
+    assert "declare it with --discrete xy" in capsys.readouterr().err
+
+
 def test_cli_given_saves_plots_and_prints_json_in_one_run(
     triple: tuple[Path, Path, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:

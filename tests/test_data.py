@@ -318,3 +318,5 @@ def test_labels_hint_names_the_flag_only_where_the_side_is_non_numeric() -> None
     assert str(labels_hint(category, "discrete_y=True")).endswith("or declare it discrete (discrete_y=True)")
     other = NeuralMIError("y has NaN at row 3")
     assert labels_hint(other, "discrete_y=True") is other
+    named = NeuralMIError("x has NaN at row 1, column 'non-numeric'")  # a column's name is not the problem
+    assert labels_hint(named, "discrete_x=True") is named

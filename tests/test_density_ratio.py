@@ -149,6 +149,7 @@ def test_reference_rows_are_seeded_distinct_and_capped() -> None:
     some = reference_rows(3 * MAX_REFERENCE, seed=4)
     assert len(some) == MAX_REFERENCE == len(set(some.tolist()))  # beyond it: that many distinct rows
     assert not torch.equal(every, torch.randperm(3000, generator=torch.Generator().manual_seed(4)))  # not the batch order
+    assert sorted(reference_rows(100, seed=-3).tolist()) == list(range(100))  # any seed torch takes, negative too
 
 
 def test_reference_does_not_depend_on_how_long_the_fit_ran() -> None:

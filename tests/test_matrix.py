@@ -219,7 +219,15 @@ def test_results_serialise_and_plot(tmp_path: pytest.TempPathFactory) -> None:
         ({"threads": 0}, "threads"),
         ({"discrete_x": True}, "discrete=\\[...\\]"),
         ({"data": pd.DataFrame({"a": [1.0, 2.0], "b": [2.0, 1.0]})}, "too few rows"),
-        ({"data": pd.DataFrame({"a": ["u", "v"] * 20, "b": np.arange(40.0)})}, "declare it with discrete=\\['a'\\]"),
+        (
+            {"data": pd.DataFrame({"a": ["u", "v"] * 20, "b": np.arange(40.0)})},
+            "declare it with discrete=\\['a'\\] \\(CLI: --discrete a\\)",
+        ),
+        (
+            {"data": pd.DataFrame({"a": ["u", "v"] * 20, "b": ["p"] * 40, "c": np.arange(40.0)}), "groups": {"g": ["a", "b"]}},
+            "declare it with discrete=\\['a', 'b'\\] \\(CLI: --discrete a,b\\)",
+        ),
+        ({"target": np.array(["u", "v"] * 20)}, "target is non-numeric.*declare it with discrete=\\['target'\\]"),
         ({"target": np.zeros(7)}, "target has 7 rows but data has 40"),
         ({"data": pd.DataFrame({"a": np.arange(40.0)})}, "at least 2 columns"),
     ],

@@ -115,7 +115,7 @@ def _variable(table: Table, name: Hashable, columns: tuple[Hashable, ...], discr
     try:
         values = as_samples(part, what)
     except NeuralMIError as err:
-        raise labels_hint(err, f"discrete=[{columns[0]!r}]") from None
+        raise labels_hint(err, f"discrete={list(columns)!r} (CLI: --discrete {','.join(map(str, columns))})") from None
     return Variable(name, values, False, columns)
 
 
@@ -137,7 +137,10 @@ def _target(table: Table, target: Any, discrete: set[Hashable]) -> Variable:
     if _is_label(target):
         _check_labels(table, [target], "target")
         return _variable(table, name, (target,), discrete)
-    values = as_labels(target, "target") if name in discrete else as_samples(target, "target")
+    try:
+        values = as_labels(target, "target") if name in discrete else as_samples(target, "target")
+    except NeuralMIError as err:
+        raise labels_hint(err, f"discrete=[{name!r}]") from None
     rows = len(values[0]) if name in discrete else len(values)
     if rows != table.rows:
         raise NeuralMIError(f"target has {rows} rows but data has {table.rows}; rows must be paired")

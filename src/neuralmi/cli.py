@@ -377,7 +377,8 @@ def _estimate_given(args: argparse.Namespace, x: Any, y: Any, options: dict[str,
         z = _load_given(args)
         z = as_labels(z, "Z")[0] if "z" in discrete else as_samples(z, "Z")
     except NeuralMIError as err:
-        raise UsageError(f"--given {args.given}: {labels_hint(err, '--discrete z')}") from None
+        flag = "--discrete " + _with_side(discrete, "z")
+        raise UsageError(f"--given {args.given}: {labels_hint(err, flag)}") from None
     if len(z) != len(x):
         raise UsageError(f"Z (--given {args.given}) has {len(z)} rows but X has {len(x)}; rows must be paired")
     config = _config({**options, **{f"discrete_{side}": True for side in discrete if side != "z"}})
@@ -412,6 +413,11 @@ def _report(args: argparse.Namespace, result: Any, n: int) -> None:
     _write(outputs, args.force)
 
 
+def _with_side(declared: str, side: str) -> str:
+    """The ``--discrete`` value that declares ``side`` as well as the sides already declared ("x" and "y": "xy")."""
+    return "".join(c for c in "xyz" if c in declared or c == side)
+
+
 def _estimate(args: argparse.Namespace) -> int:
     from neuralmi.data import as_samples, labels_hint
     from neuralmi.estimate import estimate_mi
@@ -434,7 +440,7 @@ def _estimate(args: argparse.Namespace) -> int:
     except NeuralMIError as err:
         side = "x" if str(err).startswith("X") else "y"
         where = args.x if side == "x" or args.y is None else args.y
-        raise UsageError(f"{where}: {labels_hint(err, f'--discrete {side}')}") from None
+        raise UsageError(f"{where}: {labels_hint(err, '--discrete ' + _with_side(discrete, side))}") from None
     if len(x) != len(y):
         raise UsageError(f"X ({args.x}) has {len(x)} rows but Y ({args.y or args.x}) has {len(y)}; rows must be paired")
     options = {

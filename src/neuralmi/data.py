@@ -88,7 +88,7 @@ def _cell_problem(name: str, col: str, cells: np.ndarray) -> NeuralMIError | Non
 def labels_hint(err: NeuralMIError, declare: str) -> NeuralMIError:
     """``err`` naming how to declare the side as category labels (``declare``: ``discrete_y=True``, ``--discrete y``) where it says non-numeric; else ``err``."""
     text = str(err)
-    if "non-numeric" not in text:
+    if " is non-numeric" not in text:  # as_samples' own words ("x is ...", "x column 'c' is ..."), not a column named so
         return err
     if text.endswith("declare it discrete"):
         return NeuralMIError(f"{text} ({declare})")
