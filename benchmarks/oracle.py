@@ -1,4 +1,4 @@
-"""The best any critic can score on the test rows: the DV bound of the true log density ratio, beside the default estimate.
+"""What the true critic scores on the test rows: the DV bound of the true log density ratio, beside the default estimate.
 
 For each (task, seed) whose distribution has an exact ``pointwise_mutual_information`` (the Gaussian, Student-t,
 uniform-noise, Gaussian-mixture, class-label, Clayton and log-normal laws, and the bijections of them: spirals, shears,
@@ -52,9 +52,9 @@ class TrueCritic(nn.Module):
         return torch.from_numpy(scores.reshape(len(rows), len(cols)))
 
 
-def test_rows(x: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """The rows ``estimate_mi(x, y, seed=seed)`` reports on, with the default split fractions."""
-    cfg = EstimatorConfig(seed=seed)
+def test_rows(x: np.ndarray, y: np.ndarray, seed: int, options: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """The rows ``estimate_mi(x, y, seed=seed, **options)`` reports on."""
+    cfg = EstimatorConfig(seed=seed, **options)
     _, _, test = split_indices(len(x), (1 - cfg.test_fraction - cfg.val_fraction, cfg.val_fraction), seed)
     return x[test], y[test]
 
@@ -79,13 +79,14 @@ def main() -> None:
             raise SystemExit(f"{name}: {err}") from None
         for seed in range(args.seeds):
             x, y = task.sample(seed)
-            tx, ty = test_rows(x, y, seed)
+            options: dict[str, Any] = dict(task.options)
+            tx, ty = test_rows(x, y, seed, options)
             index = torch.arange(len(tx), dtype=torch.float64)[:, None]
             critic = TrueCritic(task.distribution, tx, ty)
-            oracle, se = summarise(score_blocks(critic, index, index, EstimatorConfig().eval_batch_size), "dv")
+            block = EstimatorConfig(**options).eval_batch_size
+            oracle, se = summarise(score_blocks(critic, index, index, block), "dv")
             line = f"{name:<28} {seed:>4} {task.truth:>7.4f} {oracle:>11.4f} ± {se:.4f}"
             if not args.no_default:
-                options: dict[str, Any] = dict(task.options)
                 r = estimate_mi(x, y, seed=seed, progress=False, threads=1, **options)
                 line += f" {r.nats:>9.4f} {r.nats - oracle:>+12.4f}"
             print(line, flush=True)

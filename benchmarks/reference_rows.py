@@ -1,7 +1,7 @@
 """The density-ratio critic's aggregate marginal over every training row (the default) against a trimmed subset.
 
 For each (task, seed): the default call's split and normal scores (``prepare``), one density-ratio fit on
-them (``fit_density_ratio`` with its defaults), and the DV bound of that one fit on the test rows, with
+them (``fit_density_ratio`` with the steps and patience the default call's candidate uses), and the DV bound of that one fit on the test rows, with
 the marginal q̄(v) = mean over reference rows u_r of q(v | u_r) taken
 
 - over every training row (up to ``MAX_REFERENCE``), as ``fit_density_ratio`` does by default;
@@ -28,6 +28,7 @@ from neuralmi._evaluate import score_blocks, summarise
 from neuralmi._fit import ratio_rows
 from neuralmi._prepare import prepare
 from neuralmi.benchmark import get_task
+from neuralmi.candidates import DENSITY_RATIO_PATIENCE, DENSITY_RATIO_STEPS
 from neuralmi.config import EstimatorConfig
 from neuralmi.density_ratio import DensityRatioCritic, fit_density_ratio, reference_size
 
@@ -49,7 +50,9 @@ def run(name: str, seed: int, draws: int) -> None:
     options: dict[str, Any] = dict(task.options)
     cfg = EstimatorConfig(seed=seed, **options)
     data = prepare(x, y, cfg, "cpu", alternative=False)
-    critic = fit_density_ratio(ratio_rows(data), data.val, seed=seed)
+    critic = fit_density_ratio(
+        ratio_rows(data), data.val, seed=seed, max_steps=DENSITY_RATIO_STEPS, patience=DENSITY_RATIO_PATIENCE
+    )
     every, every_se = summarise(score_blocks(critic, *data.test, BLOCK), "dv")
     u_train = ratio_rows(data)[0 if critic.side == "y|x" else 1]
     v_val = data.val[1 if critic.side == "y|x" else 0]
