@@ -17,7 +17,7 @@ import pytest
 import torch
 from scipy.special import logsumexp
 
-from neuralmi import labels
+from neuralmi import MIWarning, estimate_mi, labels
 from neuralmi._evaluate import score_blocks, summarise
 from neuralmi.data import split_indices
 from neuralmi.labels import (
@@ -26,6 +26,7 @@ from neuralmi.labels import (
     OneHot,
     Swapped,
     as_labels,
+    code_columns,
     fit_classifier,
     fit_contingency,
     looks_discrete,
@@ -180,6 +181,41 @@ def test_undeclared_labels_are_named_with_the_flag() -> None:
 )
 def test_data_that_do_not_look_like_labels(data: np.ndarray) -> None:
     assert looks_discrete(data, "x") is None
+
+
+def test_code_columns_beside_continuous_ones_are_named() -> None:
+    rng = np.random.default_rng(1)
+    n = 400
+    region, size, flag = np.arange(n) % 7, rng.normal(size=n), np.arange(n) % 2
+    frame = pd.DataFrame({"size": size, "region": region, "flag": flag})
+    message = code_columns(frame.to_numpy(), "x", list(frame.columns))
+    assert message is not None and message.startswith("x column 'region' takes only 7 distinct integer values in 400 rows")
+    assert "one-hot encode it first (discrete_x=True would make all of x one label)" in message  # the 0/1 column is not named
+    two = code_columns(np.column_stack([size, region, np.arange(n) % 4]), "y")
+    assert two is not None and two.startswith("y columns 1 (7 values), 2 (4 values) take few distinct integer values")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        np.random.default_rng(0).normal(size=(300, 3)),  # continuous only
+        np.column_stack([np.random.default_rng(0).normal(size=300), np.arange(300) % 2]),  # a 0/1 column
+        np.column_stack([np.random.default_rng(0).normal(size=300), np.arange(300) % 40]),  # more than 20 values
+        np.column_stack([np.random.default_rng(0).normal(size=50), np.arange(50) % 10]),  # fewer than 10 rows per value
+        np.random.default_rng(0).integers(0, 17, size=(300, 64)).astype(float),  # integers alone: looks_discrete's to judge
+        np.arange(300.0) % 5,  # one column
+    ],
+)
+def test_code_columns_leave_other_sides_alone(data: np.ndarray) -> None:
+    assert code_columns(data, "x") is None
+
+
+def test_estimate_warns_of_a_code_column_beside_continuous_ones() -> None:
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame({"size": rng.normal(size=600), "region": np.arange(600) % 6})
+    y = frame["size"].to_numpy() + rng.normal(size=600)
+    with pytest.warns(MIWarning, match="x column 'region' takes only 6 distinct integer values"):
+        estimate_mi(frame, y, max_steps=20, progress=False)
 
 
 def test_looks_discrete_names_a_side() -> None:

@@ -26,6 +26,7 @@ from neuralmi.data import (
     PREPROCESSORS,
     ROWS_PER_CHUNK,
     Preprocess,
+    _column_names,
     as_samples,
     check_pair,
     labels_hint,
@@ -35,7 +36,7 @@ from neuralmi.data import (
 )
 from neuralmi.density_ratio import DENSITY_RATIO_MAX_FEATURES
 from neuralmi.errors import NeuralMIError
-from neuralmi.labels import Categorical, as_labels, looks_discrete
+from neuralmi.labels import Categorical, as_labels, code_columns, looks_discrete
 from neuralmi.result import Scaler
 from neuralmi.screen import Columns, fit_screen, screen_width
 
@@ -119,8 +120,9 @@ def _side(data: Any, name: str, discrete: bool) -> tuple[np.ndarray, np.ndarray 
     except NeuralMIError as err:
         raise labels_hint(err, f"discrete_{name}=True") from None
     head = samples[:ROWS_PER_CHUNK]  # a non-integer among the first rows: no labels, without a full float64 copy
-    note = looks_discrete(data, name) if np.array_equal(head, np.round(head)) else None
-    return samples, None, note
+    if np.array_equal(head, np.round(head)):
+        return samples, None, looks_discrete(data, name)
+    return samples, None, code_columns(samples, name, _column_names(data))
 
 
 def _fit_scaler(

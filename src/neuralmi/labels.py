@@ -3,7 +3,8 @@ r"""Discrete variables: labels as categories, never as one ordered number.
 * :func:`as_labels` reads labels (numbers, booleans, strings, pandas categoricals, table rows) and
   codes them ``0 .. K-1`` in the sorted order of their categories.
 * :class:`OneHot` is the preprocessor of a coded side (fitted on the training split).
-* :func:`looks_discrete` says when an undeclared numeric side looks like labels.
+* :func:`looks_discrete` says when an undeclared numeric side looks like labels, and
+  :func:`code_columns` when integer columns of few values sit beside continuous ones.
 * :class:`ClassifierCritic` (continuous x, discrete y) and :class:`ContingencyCritic` (both discrete)
   are density-ratio critics ``T(x, y) = log p(y | x) / p(y)`` under the score-matrix contract of
   :mod:`neuralmi.critics`; :func:`fit_classifier` and :func:`fit_contingency` fit them by maximum
@@ -27,6 +28,7 @@ from torch import Tensor, nn
 
 from neuralmi._optim import AdamW
 from neuralmi.critics import Activation, _zero_, mlp
+from neuralmi.data import ROWS_PER_CHUNK as ROWS_CHECKED
 from neuralmi.data import _column_names, _to_numpy, is_numeric_dtype
 from neuralmi.errors import NeuralMIError
 
@@ -38,6 +40,7 @@ __all__ = [
     "OneHot",
     "Swapped",
     "as_labels",
+    "code_columns",
     "fit_classifier",
     "fit_contingency",
     "looks_discrete",
@@ -314,6 +317,51 @@ def looks_discrete(data: Any, name: str, *, max_categories: int = 20, rows_per_c
     return (
         f"{name} ({where}) takes only {k} distinct integer values in {len(flat)} rows and is read as an ordered "
         f"number; if these are category labels, declare them with discrete_{name}=True (CLI: --discrete {name})"
+    )
+
+
+def code_columns(
+    samples: np.ndarray, name: str, columns: Sequence[Any] | None = None, *, max_categories: int = 20, rows_per_category: int = 10
+) -> str | None:
+    """A warning message when a side mixes continuous columns with integer columns of 3 to ``max_categories`` values, else None.
+
+    Such a column may hold category codes (a region, a product type) that the critic reads as one
+    ordered number. A side of integers alone is :func:`looks_discrete`'s to judge (pixel intensities
+    are ordered); a 0/1 column is left alone (as a number it says all its one-hot would). The
+    columns are found on the first rows, then checked on all (at least ``rows_per_category`` rows per value).
+
+    >>> rng = np.random.default_rng(0)
+    >>> table = np.column_stack([rng.normal(size=300), np.arange(300) % 5])
+    >>> code_columns(table, "x").split(" and ")[0]
+    'x column 1 takes only 5 distinct integer values in 300 rows beside continuous columns'
+    """
+    flat = samples.reshape(len(samples), -1)
+    head = np.asarray(flat[:ROWS_CHECKED], dtype=np.float64)
+    whole = (head == np.round(head)).all(0) & np.isfinite(head).all(0)
+    if flat.shape[1] < 2 or whole.all() or not whole.any():
+        return None
+    found = []
+    for j in map(int, np.flatnonzero(whole)):
+        column = np.asarray(flat[:, j], dtype=np.float64)
+        if not np.array_equal(column, np.round(column)):
+            continue
+        k = len(np.unique(column))
+        if 3 <= k <= max_categories and len(column) >= rows_per_category * k:
+            found.append((columns[j] if columns is not None else j, k))
+    if not found:
+        return None
+    tail = f"in {len(flat)} rows beside continuous columns"
+    declare = f"(discrete_{name}=True would make all of {name} one label)"
+    if len(found) == 1:
+        ((c, k),) = found
+        return (
+            f"{name} column {c!r} takes only {k} distinct integer values {tail} and is read as an ordered number; "
+            f"if it holds category codes, one-hot encode it first {declare}"
+        )
+    listed = ", ".join(f"{c!r} ({k} values)" for c, k in found)
+    return (
+        f"{name} columns {listed} take few distinct integer values {tail} and are read as ordered numbers; "
+        f"if they hold category codes, one-hot encode them first {declare}"
     )
 
 
