@@ -272,3 +272,11 @@ def test_gaussian_pointwise_mutual_information_matches_scipy_and_averages_to_the
     )
     np.testing.assert_allclose(dist.pointwise_mutual_information(x[rows], y[rows]), exact, rtol=1e-9, atol=1e-9)
     assert_within_4se(dist.pointwise_mutual_information(x, y), mi)
+
+
+def test_sparse_gaussian_pointwise_mutual_information_is_its_dependent_pairs() -> None:
+    dist = SparseGaussian(6, 2, 1.5)
+    x, y = dist.sample(N_MC, seed=4)
+    pmi = dist.pointwise_mutual_information(x, y)
+    np.testing.assert_allclose(pmi, CorrelatedGaussian(2, 1.5).pointwise_mutual_information(x[:, :2], y[:, :2]))
+    assert_within_4se(pmi, 1.5)

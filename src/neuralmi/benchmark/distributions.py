@@ -145,6 +145,11 @@ class SparseGaussian:
         """I(X; Y) = mi nats."""
         return float(self.mi)
 
+    def pointwise_mutual_information(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """The correlated pairs' :meth:`CorrelatedGaussian.pointwise_mutual_information` (the other coordinates add 0), per row (n,)."""
+        k = self.n_dependent
+        return CorrelatedGaussian(k, self.mi).pointwise_mutual_information(x[:, :k], y[:, :k])
+
     def sample(self, n: int, seed: int) -> Sample:
         """Draw ``n`` pairs, each array of shape (n, dim)."""
         rho = _rho(self.mi, self.n_dependent)
