@@ -190,9 +190,23 @@ def test_code_columns_beside_continuous_ones_are_named() -> None:
     frame = pd.DataFrame({"size": size, "region": region, "flag": flag})
     message = code_columns(frame.to_numpy(), "x", list(frame.columns))
     assert message is not None and message.startswith("x column 'region' takes only 7 distinct integer values in 400 rows")
-    assert "one-hot encode it first (discrete_x=True would make all of x one label)" in message  # the 0/1 column is not named
+    assert "one-hot encode it first (discrete_x=True would make each whole row of x" in message  # the 0/1 column is not named
     two = code_columns(np.column_stack([size, region, np.arange(n) % 4]), "y")
     assert two is not None and two.startswith("y columns 1 (7 values), 2 (4 values) take few distinct integer values")
+    many = code_columns(np.column_stack([size] + [np.arange(n) % (3 + c) for c in range(8)]), "x")
+    assert many is not None and "5 (7 values) and 3 more take few" in many  # five named, then a count
+    cube = np.stack([np.column_stack([size, size]), np.column_stack([size, region])], axis=1)  # samples (n, 2, 2)
+    assert (code_columns(cube, "x") or "").startswith("x column (1, 1) takes only 7")
+
+
+def test_code_columns_check_every_row_a_block_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(labels, "CODE_BLOCK_ELEMENTS", 100)  # blocks of 50 rows of 2 columns
+    size = np.random.default_rng(3).normal(size=600)
+    late = np.where(np.arange(600) < 50, np.arange(600) % 4, np.arange(600) % 30)  # 4 values first, 30 in all
+    assert code_columns(np.column_stack([size, late]), "x") is None
+    fraction = np.where(np.arange(600) < 500, np.arange(600) % 4, 0.5)  # a non-integer past the first blocks
+    assert code_columns(np.column_stack([size, fraction]), "x") is None
+    assert (code_columns(np.column_stack([size, np.arange(600) % 6]), "x") or "").startswith("x column 1 takes only 6")
 
 
 @pytest.mark.parametrize(

@@ -28,11 +28,12 @@ from torch import Tensor, nn
 
 from neuralmi._optim import AdamW
 from neuralmi.critics import Activation, _zero_, mlp
-from neuralmi.data import ROWS_PER_CHUNK as ROWS_CHECKED
 from neuralmi.data import _column_names, _to_numpy, is_numeric_dtype
 from neuralmi.errors import NeuralMIError
 
 __all__ = [
+    "CODE_BLOCK_ELEMENTS",
+    "NAMED_COLUMNS",
     "Categorical",
     "ClassifierCritic",
     "ClassifierFit",
@@ -320,6 +321,13 @@ def looks_discrete(data: Any, name: str, *, max_categories: int = 20, rows_per_c
     )
 
 
+CODE_BLOCK_ELEMENTS = 2**20
+"""Values :func:`code_columns` reads at a time (rows per block: this over the side's width), so its temporaries stay a few MB."""
+
+NAMED_COLUMNS = 5
+"""Columns a warning names before it says how many more there are."""
+
+
 def code_columns(
     samples: np.ndarray, name: str, columns: Sequence[Any] | None = None, *, max_categories: int = 20, rows_per_category: int = 10
 ) -> str | None:
@@ -327,8 +335,11 @@ def code_columns(
 
     Such a column may hold category codes (a region, a product type) that the critic reads as one
     ordered number. A side of integers alone is :func:`looks_discrete`'s to judge (pixel intensities
-    are ordered); a 0/1 column is left alone (as a number it says all its one-hot would). The
-    columns are found on the first rows, then checked on all (at least ``rows_per_category`` rows per value).
+    are ordered); a 0/1 column is left alone (as a number it says all its one-hot would). Candidates
+    are the columns of whole numbers with 3 to ``max_categories`` values in a first block of rows;
+    one pass over the other rows, a block at a time in the input's own dtype, checks them on all
+    rows (at least ``rows_per_category`` rows per value). Samples of shape (n, a, b) name a feature
+    by its index ``(i, j)``.
 
     >>> rng = np.random.default_rng(0)
     >>> table = np.column_stack([rng.normal(size=300), np.arange(300) % 5])
@@ -336,33 +347,53 @@ def code_columns(
     'x column 1 takes only 5 distinct integer values in 300 rows beside continuous columns'
     """
     flat = samples.reshape(len(samples), -1)
-    head = np.asarray(flat[:ROWS_CHECKED], dtype=np.float64)
-    whole = (head == np.round(head)).all(0) & np.isfinite(head).all(0)
-    if flat.shape[1] < 2 or whole.all() or not whole.any():
+    if flat.shape[1] < 2:
         return None
-    found = []
-    for j in map(int, np.flatnonzero(whole)):
-        column = np.asarray(flat[:, j], dtype=np.float64)
-        if not np.array_equal(column, np.round(column)):
-            continue
-        k = len(np.unique(column))
-        if 3 <= k <= max_categories and len(column) >= rows_per_category * k:
-            found.append((columns[j] if columns is not None else j, k))
+    rows = max(1, CODE_BLOCK_ELEMENTS // flat.shape[1])
+    head = np.asarray(flat[:rows])
+    whole = (head == np.round(head)).all(0)
+    if whole.all() or not whole.any():
+        return None
+    candidates = [j for j in map(int, np.flatnonzero(whole)) if 3 <= len(np.unique(head[:, j])) <= max_categories]
+    if not candidates:
+        return None
+    values = [np.unique(head[:, j]) for j in candidates]
+    keep = np.ones(len(candidates), dtype=bool)
+    for start in range(rows, len(flat), rows):
+        block = np.asarray(flat[start : start + rows])[:, candidates]
+        keep &= (block == np.round(block)).all(0)
+        for i in map(int, np.flatnonzero(keep)):
+            values[i] = np.union1d(values[i], block[:, i])
+            keep[i] = len(values[i]) <= max_categories
+    found = [
+        (_feature_name(samples, columns, j), len(v))
+        for j, v, kept in zip(candidates, values, keep)
+        if kept and len(flat) >= rows_per_category * len(v)
+    ]
     if not found:
         return None
     tail = f"in {len(flat)} rows beside continuous columns"
-    declare = f"(discrete_{name}=True would make all of {name} one label)"
+    declare = f"(discrete_{name}=True would make each whole row of {name}, continuous columns included, one label)"
     if len(found) == 1:
         ((c, k),) = found
         return (
             f"{name} column {c!r} takes only {k} distinct integer values {tail} and is read as an ordered number; "
             f"if it holds category codes, one-hot encode it first {declare}"
         )
-    listed = ", ".join(f"{c!r} ({k} values)" for c, k in found)
+    listed = ", ".join(f"{c!r} ({k} values)" for c, k in found[:NAMED_COLUMNS])
+    if len(found) > NAMED_COLUMNS:
+        listed += f" and {len(found) - NAMED_COLUMNS} more"
     return (
         f"{name} columns {listed} take few distinct integer values {tail} and are read as ordered numbers; "
         f"if they hold category codes, one-hot encode them first {declare}"
     )
+
+
+def _feature_name(samples: np.ndarray, columns: Sequence[Any] | None, j: int) -> Any:
+    """Feature j of the flattened samples by its table name, its index (i, j, ...) in samples of shape (n, a, b, ...), or j."""
+    if samples.ndim > 2:
+        return tuple(int(i) for i in np.unravel_index(j, samples.shape[1:]))
+    return columns[j] if columns is not None else j
 
 
 # ---------------------------------------------------------------------------------------------------- critics
