@@ -69,7 +69,11 @@ def main() -> None:
     args = parser.parse_args()
     if args.pool:
         records = [r for path in args.pool for r in _records(path)]
-        print(summary(f"{len(args.pool)} runs pooled", records))
+        families = {r["family"] for r in records if r["group"] == "family" and "family" in r}
+        if len(families) > 1:
+            raise SystemExit(f"the files hold calls of several families ({', '.join(sorted(families))}); pool one at a time")
+        runs = f"{len(args.pool)} run{'s' if len(args.pool) > 1 else ''} pooled"
+        print(summary(runs if not families else f"{families.pop()}, {runs}", records))
         return
     if args.seeds < 1:
         parser.error(f"--seeds must be at least 1, got {args.seeds}")
@@ -87,7 +91,7 @@ def main() -> None:
         task = get_task(name)
         options: dict[str, Any] = dict(task.options)
         r = estimate_mi(*task.sample(seed), progress=False, seed=seed, threads=1, **options)
-        records.append({"group": group, "task": name, "seed": seed, "seconds": r.seconds, "nats": r.nats})
+        records.append({"group": group, "family": args.family, "task": name, "seed": seed, "seconds": r.seconds, "nats": r.nats})
         print(f"{i + 1:>3}/{len(calls)} {group:<8} {name:<28} seed {seed}  {r.seconds:6.2f} s", flush=True)
     print(summary(args.family, records))
     if args.json:
