@@ -366,3 +366,18 @@ def test_monte_carlo_truth_is_cached_and_seeded() -> None:
     other = dataclasses.replace(dist, mc_seed=1)
     assert other.mutual_information != first
     within(other.mutual_information, first, math.sqrt(2) * dist.mutual_information_stderr)
+
+
+def test_swiss_roll_pointwise_mutual_information_is_the_gaussian_pairs_at_the_unrolled_rows() -> None:
+    dist = SwissRoll(0.75)
+    rng = np.random.default_rng(6)
+    z = rng.standard_normal((50_000, 2))
+    z[:, 1] = 0.75 * z[:, 0] + math.sqrt(1 - 0.75**2) * z[:, 1]
+    x, y = dist.sample(50_000, seed=6)
+    pmi = dist.pointwise_mutual_information(x, y)
+    assert np.isfinite(pmi).all()
+    assert_within_4se(pmi, dist.mutual_information)
+    t = 1.5 * math.pi * (1.0 + 2.0 * special.ndtr(z[:, 0]))  # the same law drawn by hand: the scipy Gaussian's pmi
+    rolled = np.stack([t * np.cos(t), t * np.sin(t)], axis=1)
+    gauss = CorrelatedGaussian.from_correlation(1, 0.75).pointwise_mutual_information(z[:, :1], z[:, 1:])
+    np.testing.assert_allclose(dist.pointwise_mutual_information(rolled, special.ndtr(z[:, 1:])), gauss, rtol=1e-6, atol=1e-6)

@@ -172,6 +172,19 @@ class SwissRoll:
         """-1/2 log(1 - rho^2)."""
         return -0.5 * math.log1p(-(self.rho**2))
 
+    def pointwise_mutual_information(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        r"""``log p(x, y) - log p(x) - log p(y)`` per row (n,): the Gaussian pair's at :math:`z_1 = \Phi^{-1}((\|x\| / 1.5\pi - 1) / 2)`, :math:`z_2 = \Phi^{-1}(y)`.
+
+        The roll and Phi are bijections of each side, so their Jacobians cancel in the ratio.
+        """
+        import torch  # its ndtri: numpy has no inverse normal distribution function
+
+        u = np.stack([(np.linalg.norm(x, axis=1) / (1.5 * math.pi) - 1.0) / 2.0, y[:, 0]], axis=1)
+        z = torch.special.ndtri(torch.from_numpy(np.asarray(u, dtype=np.float64))).numpy()
+        rho = self.rho
+        quadratic = rho**2 * (z[:, 0] ** 2 + z[:, 1] ** 2) - 2.0 * rho * z[:, 0] * z[:, 1]
+        return -0.5 * math.log1p(-(rho**2)) - quadratic / (2.0 * (1.0 - rho**2))
+
     def sample(self, n: int, seed: int) -> Sample:
         """Draw x of shape (n, 2) on the roll and y of shape (n, 1) in (0, 1)."""
         z = _rng(n, seed).standard_normal((n, 2))
