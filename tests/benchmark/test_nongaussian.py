@@ -381,3 +381,49 @@ def test_swiss_roll_pointwise_mutual_information_is_the_gaussian_pairs_at_the_un
     rolled = np.stack([t * np.cos(t), t * np.sin(t)], axis=1)
     gauss = CorrelatedGaussian.from_correlation(1, 0.75).pointwise_mutual_information(z[:, :1], z[:, 1:])
     np.testing.assert_allclose(dist.pointwise_mutual_information(rolled, special.ndtr(z[:, 1:])), gauss, rtol=1e-6, atol=1e-6)
+
+
+def test_circle_and_parabola_pointwise_mutual_information_by_scipy_quadrature() -> None:
+    """The closed-form joint and the node-rule marginals against scipy's I_0e and adaptive quad, far points too."""
+    circle, sigma = NoisyCircle(0.1), 0.1
+
+    def circle_marginal(v: float) -> float:
+        return integrate.quad(lambda t: math.exp(-0.5 * ((v - math.cos(t)) / sigma) ** 2), 0, 2 * math.pi, limit=200)[0] / (
+            2 * math.pi * sigma * math.sqrt(2 * math.pi)
+        )
+
+    points = np.array([[1.0, 0.05], [-0.3, 0.9], [0.02, -1.1], [0.7, 0.7], [5.9, 2.0]])  # the last has r / sigma^2 > 500
+    x, y = points[:, :1], points[:, 1:]
+    r = np.hypot(x[:, 0], y[:, 0])
+    joint = np.log(special.i0e(r / sigma**2)) - (r - 1) ** 2 / (2 * sigma**2) - math.log(2 * math.pi * sigma**2)
+    for i, (u, v) in enumerate(points):
+        if r[i] < 2:  # the far point's marginals underflow in quad; its joint is checked below
+            expected = joint[i] - math.log(circle_marginal(u)) - math.log(circle_marginal(v))
+            assert circle.pointwise_mutual_information(x[i : i + 1], y[i : i + 1])[0] == pytest.approx(expected, abs=1e-7)
+    far = circle.pointwise_mutual_information(x[-1:], y[-1:]) + _circle_log_marginals(circle, points[-1])
+    assert far[0] == pytest.approx(joint[-1], abs=1e-8)
+    parabola = Parabola(0.2)
+    xs, ys = parabola.sample(100_000, seed=9)
+    assert_within_4se(parabola.pointwise_mutual_information(xs, ys), parabola.mutual_information)
+    for y0 in (-0.3, 0.0, 0.4, 2.5, 9.0):
+        density = integrate.quad(
+            lambda t, y0=y0: 2 * stats.norm.pdf(t) * stats.norm.pdf(y0 - t**2, scale=0.2),
+            0,
+            8,
+            limit=200,
+            points=[math.sqrt(max(y0, 0))],
+        )[0]
+        pmi = parabola.pointwise_mutual_information(np.array([[0.5]]), np.array([[y0]]))[0]
+        assert pmi == pytest.approx(stats.norm.logpdf(y0 - 0.25, scale=0.2) - math.log(density), abs=1e-6)
+
+
+def _circle_log_marginals(circle: NoisyCircle, point: np.ndarray) -> np.ndarray:
+    """log p(x) + log p(y) of one point by the node rule of the circle's marginals (mean of phi_sigma(v - cos t))."""
+    u, v = point
+    m = max(256, math.ceil(40.0 / circle.sigma))
+    cos = np.cos(2 * math.pi * np.arange(m) / m)
+    log_p = [
+        special.logsumexp(-0.5 * ((w - cos) / circle.sigma) ** 2) - math.log(m * circle.sigma * math.sqrt(2 * math.pi))
+        for w in (u, v)
+    ]
+    return np.array([sum(log_p)])

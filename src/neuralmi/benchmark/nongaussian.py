@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -81,6 +82,12 @@ def _log_i0e(z: np.ndarray, nodes: int) -> np.ndarray:
     r"""log(I_0(z) e^{-z}) = log((1/pi) ∫_0^pi e^{z (cos t - 1)} dt), trapezoid rule (spectral: even periodic integrand)."""
     t = np.linspace(0.0, math.pi, nodes)
     return np.log(np.exp(np.outer(z, np.cos(t) - 1.0)) @ _trapezoid_weights(nodes, math.pi / (nodes - 1)) / math.pi)
+
+
+def _on_unique(values: np.ndarray, f: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """``f`` of each value, computed once per distinct value (all-pairs rows repeat each x and y many times)."""
+    distinct, index = np.unique(values, return_inverse=True)
+    return f(distinct)[index.reshape(values.shape)]
 
 
 class _MonteCarloTruth(Protocol):
@@ -252,6 +259,16 @@ def _parabola_mi(sigma: float) -> float:
     return _entropy(density, hy) - 0.5 * (_LOG_2PI + 1.0) - math.log(sigma)
 
 
+def _parabola_log_density(y: np.ndarray, sigma: float) -> np.ndarray:
+    """log p(y) of Y = X^2 + N(0, sigma^2), X ~ N(0, 1), at each y: the trapezoid rule of :func:`_parabola_mi` over x in [0, 6.5]."""
+    x_max = 6.5
+    hx = min(0.5, sigma / (2 * x_max)) / 1.2
+    x = np.arange(0.0, x_max + hx, hx)
+    log_weights = np.log(2 * _trapezoid_weights(x.size, hx))
+    log_kernel = -0.5 * x**2 - 0.5 * ((y[:, None] - x**2) / sigma) ** 2 - _LOG_2PI - math.log(sigma) + log_weights
+    return _logsumexp(log_kernel, axis=1)
+
+
 @dataclass(frozen=True)
 class Parabola:
     r"""X ~ N(0, 1), Y = X^2 + N(0, sigma^2): zero correlation, strong dependence; I by quadrature.
@@ -271,6 +288,11 @@ class Parabola:
     def mutual_information(self) -> float:
         """h(Y) - h(noise), both by the trapezoid rule."""
         return _parabola_mi(self.sigma)
+
+    def pointwise_mutual_information(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """``log phi_sigma(y - x^2) - log p(y)`` per row (n,), p(y) by quadrature once per distinct y."""
+        noise = -0.5 * ((y[:, 0] - x[:, 0] ** 2) / self.sigma) ** 2 - 0.5 * _LOG_2PI - math.log(self.sigma)
+        return noise - _on_unique(y[:, 0], lambda v: _parabola_log_density(v, self.sigma))
 
     def sample(self, n: int, seed: int) -> Sample:
         """Draw x and y, each of shape (n, 1)."""
@@ -320,6 +342,30 @@ class NoisyCircle:
     def mutual_information(self) -> float:
         """2 h(X) - h(X, Y) by quadrature."""
         return _circle_mi(self.sigma)
+
+    def pointwise_mutual_information(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        r"""``log p(x, y) - log p(x) - log p(y)`` per row (n,).
+
+        :math:`p(x, y) = e^{-(r - 1)^2 / 2\sigma^2} I_0e(r / \sigma^2) / (2\pi\sigma^2)` with r = |(x, y)| (numpy's
+        I_0); each marginal is the mean of phi_sigma(v - cos t) over the nodes of :func:`_circle_mi`, once per
+        distinct value (cos and sin of a uniform angle share one law).
+        """
+        sigma = self.sigma
+        r = np.hypot(x[:, 0], y[:, 0])
+        z = r / sigma**2
+        with np.errstate(over="ignore"):  # beyond z = 500, the asymptotic series (|error| < 1e-9) replaces I_0
+            small = np.log(np.i0(np.minimum(z, 500.0))) - np.minimum(z, 500.0)
+        large = -0.5 * np.log(2.0 * math.pi * np.maximum(z, 500.0)) + np.log1p(
+            1 / (8 * np.maximum(z, 500.0)) + 9 / (128 * np.maximum(z, 500.0) ** 2)
+        )
+        joint = -((r - 1.0) ** 2) / (2 * sigma**2) + np.where(z < 500.0, small, large) - math.log(2.0 * math.pi * sigma**2)
+        m = max(256, math.ceil(40.0 / sigma))
+        cos = np.cos(2.0 * math.pi * np.arange(m) / m)
+
+        def log_marginal(v: np.ndarray) -> np.ndarray:
+            return _logsumexp(-0.5 * ((v[:, None] - cos) / sigma) ** 2, axis=1) - math.log(m * sigma) - 0.5 * _LOG_2PI
+
+        return joint - _on_unique(x[:, 0], log_marginal) - _on_unique(y[:, 0], log_marginal)
 
     def sample(self, n: int, seed: int) -> Sample:
         """Draw x and y, each of shape (n, 1)."""
