@@ -1,7 +1,7 @@
 """What the true critic scores on the test rows: the DV bound of the true log density ratio, beside the default estimate.
 
 For each (task, seed) whose distribution has an exact ``pointwise_mutual_information`` (the Gaussian, Student-t,
-uniform-noise, Gaussian-mixture, class-label, swiss-roll, circle, parabola, Clayton and log-normal laws, and the bijections of them: spirals, shears,
+uniform-noise, Gaussian-mixture, class-label, swiss-roll, circle, parabola, heteroscedastic, Clayton and log-normal laws, and the bijections of them: spirals, shears,
 elementwise transforms, reshapes): ``task.sample(seed)``, the test rows ``estimate_mi``
 reports on (its seeded 60/10/30 split), and the DV bound of the critic T(x, y) = log p(x, y) - log p(x) p(y) on them,
 scored as ``estimate_mi`` scores its test split (all pairs within blocks of 1,024 rows; the same jackknife

@@ -64,6 +64,12 @@ def test_heteroscedastic_truth_by_monte_carlo_with_gauss_hermite_marginal() -> N
     conditional = stats.norm.logpdf(y[:, 0], scale=np.exp(dist.scale * x[:, 0]))
     assert_within_4se(conditional - np.log(marginal), dist.mutual_information)
     assert abs(np.corrcoef(x[:, 0], y[:, 0])[0, 1]) < 4 / math.sqrt(len(x))
+    np.testing.assert_allclose(dist.pointwise_mutual_information(x, y), conditional - np.log(marginal), rtol=1e-7, atol=1e-7)
+    for y0 in (1e-4, 0.3, 3.0, 10.0):  # and by scipy's adaptive quad, where Gauss-Hermite is coarse
+        f = lambda t, y0=y0: stats.norm.pdf(t) * stats.norm.pdf(y0, scale=math.exp(0.5 * t))  # noqa: E731
+        density = integrate.quad(f, -12.0, 12.0, limit=400, epsabs=1e-14)[0]
+        expected = stats.norm.logpdf(y0, scale=math.exp(0.1)) - math.log(density)
+        assert dist.pointwise_mutual_information(np.array([[0.2]]), np.array([[y0]]))[0] == pytest.approx(expected, abs=1e-9)
 
 
 def test_heteroscedastic_small_scale_limit() -> None:

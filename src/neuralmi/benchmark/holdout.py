@@ -136,6 +136,26 @@ class Heteroscedastic:
         """h(Y) - h(Y | X), by the trapezoid rule."""
         return _heteroscedastic_mi(self.scale)
 
+    def pointwise_mutual_information(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        r"""``log p(y | x) - log p(y)`` per row (n,): :math:`\mathcal N(y; 0, e^{2 s x})` over :math:`p(y) = p_T(\log|y|) / 2|y|`.
+
+        p_T is the density of T = log|Y| of :func:`_heteroscedastic_mi` (the same nodes), computed once per
+        distinct |y|.
+        """
+        s, v = self.scale, y[:, 0]
+        conditional = -0.5 * (v * np.exp(-s * x[:, 0])) ** 2 - s * x[:, 0] - 0.5 * math.log(2.0 * math.pi)
+        nodes = np.linspace(-9.0, 9.0, 1801)
+        weights = _trapezoid_weights(nodes.size, nodes[1] - nodes[0]) * np.exp(-0.5 * nodes**2) / math.sqrt(2.0 * math.pi)
+
+        def log_abs_z_density(t: np.ndarray) -> np.ndarray:
+            log_abs_z = t - s * nodes
+            return math.sqrt(2.0 / math.pi) * np.exp(log_abs_z - 0.5 * np.exp(2.0 * log_abs_z))
+
+        distinct, index = np.unique(np.abs(v), return_inverse=True)
+        log_t = np.log(_mixed_density(np.log(distinct), log_abs_z_density, weights))
+        marginal = (log_t - math.log(2.0) - np.log(distinct))[index.reshape(v.shape)]
+        return conditional - marginal
+
     def sample(self, n: int, seed: int) -> Sample:
         """Draw x and y, each of shape (n, 1)."""
         rng = _rng(n, seed)
