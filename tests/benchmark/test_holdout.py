@@ -185,8 +185,8 @@ def test_a_mapped_law_has_its_base_pointwise_mutual_information_at_the_unmapped_
 
 
 def test_a_mapped_law_without_an_exact_base_says_so() -> None:
-    with pytest.raises(NeuralMIError, match="Heteroscedastic has no exact pointwise mutual information"):
-        Transformed(Heteroscedastic(), "asinh", "asinh").pointwise_mutual_information(np.zeros((2, 1)), np.zeros((2, 1)))
+    with pytest.raises(NeuralMIError, match="NoisyRadius has no exact pointwise mutual information"):
+        Transformed(NoisyRadius(), "asinh", "asinh").pointwise_mutual_information(np.zeros((2, 3)), np.zeros((2, 1)))
 
 
 def test_transform_inverses_undo_the_transforms() -> None:
