@@ -27,6 +27,7 @@ from neuralmi.benchmark.nongaussian import (
     _entropy,
     _monte_carlo,
     _normal_cdf,
+    _on_unique,
     _rng,
     _trapezoid_weights,
 )
@@ -95,6 +96,18 @@ def _mixed_density(points: np.ndarray, kernel: Callable[[np.ndarray], np.ndarray
     return density
 
 
+def _log_abs_y_density(t: np.ndarray, scale: float) -> np.ndarray:
+    r"""p(t) of T = log|Y| = scale X + log|Z| at each t: N(0, scale^2) convolved with the density :math:`\sqrt{2/\pi}\, e^{l - e^{2l}/2}` of log|Z| (trapezoid rule over x in [-9, 9])."""
+    x = np.linspace(-9.0, 9.0, 1801)
+    weights = _trapezoid_weights(x.size, x[1] - x[0]) * np.exp(-0.5 * x**2) / math.sqrt(2.0 * math.pi)
+
+    def log_abs_z_density(points: np.ndarray) -> np.ndarray:
+        log_abs_z = points - scale * x
+        return math.sqrt(2.0 / math.pi) * np.exp(log_abs_z - 0.5 * np.exp(2.0 * log_abs_z))
+
+    return _mixed_density(t, log_abs_z_density, weights)
+
+
 @functools.lru_cache(maxsize=16)
 def _heteroscedastic_mi(scale: float) -> float:
     r"""h(Y) - h(Y | X) for Y = e^(scale X) Z, through T = log|Y| = scale X + log|Z|.
@@ -103,15 +116,8 @@ def _heteroscedastic_mi(scale: float) -> float:
     :math:`\mathbb E T = \mathbb E \log|Z| = -(\gamma + \log 2)/2`; p(t) convolves N(0, scale^2) with the
     density :math:`\sqrt{2/\pi}\, e^{l - e^{2l}/2}` of log|Z| (trapezoid rules), and h(Y | X) = h(Z) + scale E X = h(Z).
     """
-    x = np.linspace(-9.0, 9.0, 1801)
-    weights = _trapezoid_weights(x.size, x[1] - x[0]) * np.exp(-0.5 * x**2) / math.sqrt(2.0 * math.pi)
-
-    def log_abs_z_density(t: np.ndarray) -> np.ndarray:
-        log_abs_z = t - scale * x
-        return math.sqrt(2.0 / math.pi) * np.exp(log_abs_z - 0.5 * np.exp(2.0 * log_abs_z))
-
     step = 0.005
-    density = _mixed_density(np.arange(-40.0, 4.0 + 9.0 * scale + step, step), log_abs_z_density, weights)
+    density = _log_abs_y_density(np.arange(-40.0, 4.0 + 9.0 * scale + step, step), scale)
     mean_t = -0.5 * (np.euler_gamma + math.log(2.0))
     return _entropy(density, step) + mean_t + math.log(2.0) - _HALF_LOG_2PI_E
 
@@ -139,21 +145,11 @@ class Heteroscedastic:
     def pointwise_mutual_information(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         r"""``log p(y | x) - log p(y)`` per row (n,): :math:`\mathcal N(y; 0, e^{2 s x})` over :math:`p(y) = p_T(\log|y|) / 2|y|`.
 
-        p_T is the density of T = log|Y| of :func:`_heteroscedastic_mi` (the same nodes), computed once per
-        distinct |y|.
+        p_T is :func:`_log_abs_y_density`, the truth's own, computed once per distinct |y|.
         """
         s, v = self.scale, y[:, 0]
         conditional = -0.5 * (v * np.exp(-s * x[:, 0])) ** 2 - s * x[:, 0] - 0.5 * math.log(2.0 * math.pi)
-        nodes = np.linspace(-9.0, 9.0, 1801)
-        weights = _trapezoid_weights(nodes.size, nodes[1] - nodes[0]) * np.exp(-0.5 * nodes**2) / math.sqrt(2.0 * math.pi)
-
-        def log_abs_z_density(t: np.ndarray) -> np.ndarray:
-            log_abs_z = t - s * nodes
-            return math.sqrt(2.0 / math.pi) * np.exp(log_abs_z - 0.5 * np.exp(2.0 * log_abs_z))
-
-        distinct, index = np.unique(np.abs(v), return_inverse=True)
-        log_t = np.log(_mixed_density(np.log(distinct), log_abs_z_density, weights))
-        marginal = (log_t - math.log(2.0) - np.log(distinct))[index.reshape(v.shape)]
+        marginal = _on_unique(np.abs(v), lambda a: np.log(_log_abs_y_density(np.log(a), s)) - math.log(2.0) - np.log(a))
         return conditional - marginal
 
     def sample(self, n: int, seed: int) -> Sample:

@@ -21,7 +21,7 @@ from typing import Protocol
 
 import numpy as np
 
-from neuralmi.benchmark.distributions import Distribution, Mapped
+from neuralmi.benchmark.distributions import CorrelatedGaussian, Distribution, Mapped
 from neuralmi.errors import NeuralMIError
 
 __all__ = [
@@ -188,9 +188,7 @@ class SwissRoll:
 
         u = np.stack([(np.linalg.norm(x, axis=1) / (1.5 * math.pi) - 1.0) / 2.0, y[:, 0]], axis=1)
         z = torch.special.ndtri(torch.from_numpy(np.asarray(u, dtype=np.float64))).numpy()
-        rho = self.rho
-        quadratic = rho**2 * (z[:, 0] ** 2 + z[:, 1] ** 2) - 2.0 * rho * z[:, 0] * z[:, 1]
-        return -0.5 * math.log1p(-(rho**2)) - quadratic / (2.0 * (1.0 - rho**2))
+        return CorrelatedGaussian.from_correlation(1, self.rho).pointwise_mutual_information(z[:, :1], z[:, 1:])
 
     def sample(self, n: int, seed: int) -> Sample:
         """Draw x of shape (n, 2) on the roll and y of shape (n, 1) in (0, 1)."""
@@ -241,6 +239,14 @@ class UniformNoise:
         return x, x + self.eps * rng.random((n, self.dim))
 
 
+def _parabola_nodes(sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """The x nodes in [0, 6.5] and the trapezoid weights (doubled: x and -x) of p(y) = ∫ phi(x) phi_sigma(y - x^2) dx."""
+    x_max = 6.5
+    hx = min(0.5, sigma / (2 * x_max)) / 1.2
+    x = np.arange(0.0, x_max + hx, hx)
+    return x, 2 * _trapezoid_weights(x.size, hx)
+
+
 @functools.lru_cache(maxsize=16)
 def _parabola_mi(sigma: float) -> float:
     """h(Y) - h(noise) for Y = X^2 + N(0, sigma^2), X ~ N(0, 1): p(y) and h(Y) by trapezoid rules.
@@ -248,12 +254,9 @@ def _parabola_mi(sigma: float) -> float:
     p(y) = 2 ∫_0^6.5 phi(x) phi_sigma(y - x^2) dx on a grid resolving the narrowest peak
     (width sigma / 13), h(Y) on a grid of step sigma / 5; the cut at |x| = 6.5 drops mass 8e-11.
     """
-    x_max = 6.5
-    hx = min(0.5, sigma / (2 * x_max)) / 1.2
-    x = np.arange(0.0, x_max + hx, hx)
+    x, weights = _parabola_nodes(sigma)
     hy = sigma / 5
-    y = np.arange(-12 * sigma, x_max**2 + 12 * sigma + hy, hy)
-    weights = 2 * _trapezoid_weights(x.size, hx)
+    y = np.arange(-12 * sigma, x[-1] ** 2 + 12 * sigma + hy, hy)
     log_kernel = -0.5 * x**2 - 0.5 * ((y[:, None] - x**2) / sigma) ** 2 - _LOG_2PI - math.log(sigma)
     density = np.exp(log_kernel) @ weights
     return _entropy(density, hy) - 0.5 * (_LOG_2PI + 1.0) - math.log(sigma)
@@ -261,11 +264,8 @@ def _parabola_mi(sigma: float) -> float:
 
 def _parabola_log_density(y: np.ndarray, sigma: float) -> np.ndarray:
     """log p(y) of Y = X^2 + N(0, sigma^2), X ~ N(0, 1), at each y: the trapezoid rule of :func:`_parabola_mi` over x in [0, 6.5]."""
-    x_max = 6.5
-    hx = min(0.5, sigma / (2 * x_max)) / 1.2
-    x = np.arange(0.0, x_max + hx, hx)
-    log_weights = np.log(2 * _trapezoid_weights(x.size, hx))
-    log_kernel = -0.5 * x**2 - 0.5 * ((y[:, None] - x**2) / sigma) ** 2 - _LOG_2PI - math.log(sigma) + log_weights
+    x, weights = _parabola_nodes(sigma)
+    log_kernel = -0.5 * x**2 - 0.5 * ((y[:, None] - x**2) / sigma) ** 2 - _LOG_2PI - math.log(sigma) + np.log(weights)
     return _logsumexp(log_kernel, axis=1)
 
 
@@ -301,6 +301,12 @@ class Parabola:
         return x, x**2 + self.sigma * rng.standard_normal((n, 1))
 
 
+def _circle_cosines(sigma: float) -> np.ndarray:
+    """cos t at the equispaced angles t = 2 pi k / m, m = max(256, 40 / sigma): the rule over which p(x) = mean phi_sigma(x - cos t)."""
+    m = max(256, math.ceil(40.0 / sigma))
+    return np.cos(2.0 * math.pi * np.arange(m) / m)
+
+
 @functools.lru_cache(maxsize=16)
 def _circle_mi(sigma: float) -> float:
     r"""2 h(X) - h(X, Y) for the noisy circle, each a 1-D trapezoid rule.
@@ -311,8 +317,7 @@ def _circle_mi(sigma: float) -> float:
     """
     h, edge = sigma / 10, 1.0 + 12.0 * sigma
     x = np.arange(-edge, edge + h, h)
-    t = 2.0 * math.pi * np.arange(max(256, math.ceil(40.0 / sigma))) / max(256, math.ceil(40.0 / sigma))
-    p_x = np.exp(-0.5 * ((x[:, None] - np.cos(t)) / sigma) ** 2).mean(axis=1) / (sigma * math.sqrt(2.0 * math.pi))
+    p_x = np.exp(-0.5 * ((x[:, None] - _circle_cosines(sigma)) / sigma) ** 2).mean(axis=1) / (sigma * math.sqrt(2.0 * math.pi))
     hu = sigma / 20
     r = np.exp(np.arange(-20.0, math.log(edge) + hu, hu))
     nodes = max(257, 64 * math.ceil(math.sqrt(edge) / sigma) + 1)
@@ -359,11 +364,10 @@ class NoisyCircle:
             1 / (8 * np.maximum(z, 500.0)) + 9 / (128 * np.maximum(z, 500.0) ** 2)
         )
         joint = -((r - 1.0) ** 2) / (2 * sigma**2) + np.where(z < 500.0, small, large) - math.log(2.0 * math.pi * sigma**2)
-        m = max(256, math.ceil(40.0 / sigma))
-        cos = np.cos(2.0 * math.pi * np.arange(m) / m)
+        cos = _circle_cosines(sigma)
 
         def log_marginal(v: np.ndarray) -> np.ndarray:
-            return _logsumexp(-0.5 * ((v[:, None] - cos) / sigma) ** 2, axis=1) - math.log(m * sigma) - 0.5 * _LOG_2PI
+            return _logsumexp(-0.5 * ((v[:, None] - cos) / sigma) ** 2, axis=1) - math.log(cos.size * sigma) - 0.5 * _LOG_2PI
 
         return joint - _on_unique(x[:, 0], log_marginal) - _on_unique(y[:, 0], log_marginal)
 
