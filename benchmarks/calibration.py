@@ -28,7 +28,6 @@ import torch
 
 from neuralmi import MIResult, estimate_mi
 from neuralmi.benchmark import get_task
-from neuralmi.data import split_indices
 
 TASKS = ("gaussian_1d_rho0.4", "gaussian_5d_3nat")
 
@@ -61,7 +60,7 @@ def main() -> None:
             fresh = [value(r, *task.sample(10**6 + 1000 * seed + k, r.n_test)) for k in range(args.fresh)]
             population = value(r, *task.sample(2 * 10**6 + seed, args.population))
             fresh_sd = statistics.stdev(fresh) if len(fresh) > 1 else math.nan
-            *_, test = split_indices(len(x), (1 - r.config.test_fraction - r.config.val_fraction, r.config.val_fraction), seed)
+            *_, test = r.config.split_rows(len(x))
             corr = float(np.corrcoef(x[test, 0], y[test, 0])[0, 1]) if x.shape[1] == 1 else math.nan
             z = (r.nats - population) / r.stderr
             rows.append((r.nats, r.stderr, fresh_sd, population, z))

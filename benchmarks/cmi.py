@@ -48,7 +48,6 @@ from neuralmi.benchmark.cmi import CMI_TASKS, JointGaussian
 from neuralmi.candidates import select
 from neuralmi.cmi import prepare_cmi
 from neuralmi.critics import mlp
-from neuralmi.data import split_indices
 from neuralmi.estimate import fit, prepare
 
 COVERAGE = tuple(CMI_TASKS)
@@ -172,7 +171,7 @@ def _coverage_run(task: str, seed: int, n: int | None, first_data_seed: int = 10
     record |= {"raw_covered": bool(abs(raw - truth) <= z95 * raw_se), "seconds": seconds, "test_truth": None}
     law = spec.distribution
     if isinstance(law, JointGaussian):
-        test = split_indices(len(x), (1 - cfg.test_fraction - cfg.val_fraction, cfg.val_fraction), seed)[2]
+        test = cfg.split_rows(len(x))[2]
         record["test_truth"] = float(law.log_ratio(x[test], y[test], z[test]).mean())
     print(
         f"  {task} / seed {seed}: {r.nats:.4f} ± {r.stderr:.4f} (raw {raw:.4f}, test rows' truth {record['test_truth']}, "

@@ -20,13 +20,12 @@ from sklearn.preprocessing import StandardScaler
 
 import neuralmi
 from neuralmi.config import EstimatorConfig
-from neuralmi.data import split_indices
 
 
 def logistic_bound(x: np.ndarray, y: np.ndarray, seed: int) -> tuple[float, float]:
     """Held-out ``E log q(k|x) - log p_hat(k)`` of a logistic regression on estimate_mi's split for ``seed``, and its standard error."""
-    cfg = EstimatorConfig()
-    train, _, test = split_indices(len(x), (1 - cfg.test_fraction - cfg.val_fraction, cfg.val_fraction), seed)
+    cfg = EstimatorConfig(seed=seed)
+    train, _, test = cfg.split_rows(len(x))
     scale = StandardScaler().fit(x[train])
     model = LogisticRegression(max_iter=3000).fit(scale.transform(x[train]), y[train])
     log_q = model.predict_log_proba(scale.transform(x[test]))[np.arange(len(test)), y[test]]

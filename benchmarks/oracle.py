@@ -26,7 +26,6 @@ from neuralmi import estimate_mi
 from neuralmi._evaluate import score_blocks, summarise
 from neuralmi.benchmark import get_task
 from neuralmi.config import EstimatorConfig
-from neuralmi.data import split_indices
 from neuralmi.errors import NeuralMIError
 
 LOWEST = -700.0
@@ -55,7 +54,7 @@ class TrueCritic(nn.Module):
 def test_rows(x: np.ndarray, y: np.ndarray, seed: int, options: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     """The rows ``estimate_mi(x, y, seed=seed, **options)`` reports on."""
     cfg = EstimatorConfig(seed=seed, **options)
-    _, _, test = split_indices(len(x), (1 - cfg.test_fraction - cfg.val_fraction, cfg.val_fraction), seed)
+    _, _, test = cfg.split_rows(len(x))
     return x[test], y[test]
 
 

@@ -32,7 +32,6 @@ from neuralmi.data import (
     labels_hint,
     read_pairs,
     release_pages,
-    split_indices,
 )
 from neuralmi.density_ratio import DENSITY_RATIO_MAX_FEATURES
 from neuralmi.errors import NeuralMIError
@@ -241,7 +240,7 @@ def prepare(
         _side(y, "y", cfg.discrete_y),
     )
     check_pair(xs, ys, 3 * 4)  # every split needs a few pairs
-    train_idx, val_idx, test_idx = split_indices(len(xs), (1 - cfg.test_fraction - cfg.val_fraction, cfg.val_fraction), cfg.seed)
+    train_idx, val_idx, test_idx = cfg.split_rows(len(xs))
     if min(len(train_idx), len(test_idx)) < 4:
         raise NeuralMIError(
             f"too few rows to split: {len(xs)} samples give {len(train_idx)} for training and {len(test_idx)} for testing"

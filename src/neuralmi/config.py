@@ -11,11 +11,12 @@ from dataclasses import InitVar, dataclass, fields
 from types import MappingProxyType
 from typing import Any, ClassVar, Literal, get_args
 
+import numpy as np
 import torch
 
 from neuralmi.bounds import BOUNDS, REPORT_WITH, BoundName, ReportName, check_reportable
 from neuralmi.critics import NETWORK_OPTIONS, Activation, CriticName, options_of
-from neuralmi.data import PREPROCESSORS, Preprocess
+from neuralmi.data import PREPROCESSORS, Preprocess, split_indices
 from neuralmi.errors import NeuralMIError
 
 __all__ = [
@@ -222,6 +223,14 @@ class EstimatorConfig:
     def report_bound(self) -> str:
         """The bound reported on the test split."""
         return self.report or REPORT_WITH[self.bound]
+
+    def split_rows(self, n: int) -> list[np.ndarray]:
+        """The train, validation and test row indices of ``n`` rows: :func:`~neuralmi.data.split_indices` by ``seed``, the last ``test_fraction``.
+
+        >>> [len(part) for part in EstimatorConfig(seed=0).split_rows(100)]
+        [60, 10, 30]
+        """
+        return split_indices(n, (1 - self.test_fraction - self.val_fraction, self.val_fraction), self.seed)
 
 
 def split_run_options(options: dict[str, Any]) -> dict[str, Any]:

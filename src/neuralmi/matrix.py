@@ -34,7 +34,6 @@ from neuralmi._variables import Variable, as_table, encode, note, variables
 from neuralmi.candidates import Candidate, fit_gaussian, fit_labels, validate
 from neuralmi.config import EstimatorConfig, RunOptions, run_options, split_run_options
 from neuralmi.critics import SeparableCritic
-from neuralmi.data import split_indices
 from neuralmi.errors import NeuralMIError
 from neuralmi.estimate import build_critic, report
 from neuralmi.result import MIResult, MIWarning, Scaler
@@ -89,7 +88,7 @@ def _config(config: EstimatorConfig | None, options: dict[str, Any], threads: in
 
 
 def _job(found: list[Variable], rows: int, cfg: EstimatorConfig, run: RunOptions) -> _Job:
-    train, val, test = split_indices(rows, (1 - cfg.test_fraction - cfg.val_fraction, cfg.val_fraction), cfg.seed)
+    train, val, test = cfg.split_rows(rows)
     if min(len(train), len(test)) < 4 or len(val) < MIN_VAL_ROWS:
         raise NeuralMIError(
             f"too few rows to split: {rows} rows give {len(train)} for training, {len(val)} for validation "

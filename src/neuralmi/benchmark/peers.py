@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 
-from neuralmi.data import split_indices
 from neuralmi.estimate import EstimatorConfig
 from neuralmi.knn import ksg as public_ksg
 
@@ -62,8 +61,7 @@ def peers_python() -> Path | None:
 
 def neuralmi_split(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """The rows :func:`neuralmi.estimate_mi` fits on (training and validation) and tests on, at its default fractions."""
-    defaults = EstimatorConfig()
-    train, val, test = split_indices(n, (1 - defaults.test_fraction - defaults.val_fraction, defaults.val_fraction), seed)
+    train, val, test = EstimatorConfig(seed=seed).split_rows(n)
     return np.concatenate([train, val]), test
 
 
