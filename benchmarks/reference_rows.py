@@ -30,17 +30,9 @@ from neuralmi._prepare import prepare
 from neuralmi.benchmark import get_task
 from neuralmi.candidates import DENSITY_RATIO_PATIENCE, DENSITY_RATIO_STEPS
 from neuralmi.config import EstimatorConfig
-from neuralmi.density_ratio import DensityRatioCritic, fit_density_ratio, reference_size
+from neuralmi.density_ratio import DensityRatioCritic, _needed_rows, fit_density_ratio
 
 BLOCK = 1024  # test rows per block, as estimate_mi scores them
-VALIDATION_ROWS = 2048  # validation rows reference_size is measured on
-
-
-def trimmed_size(critic: DensityRatioCritic, v_val: torch.Tensor) -> int:
-    """R': the fewest reference rows whose mean of q is within the tolerance, on up to 2,048 validation rows."""
-    with torch.no_grad():
-        log_q = critic.conditional(critic.reference, v_val[:VALIDATION_ROWS])  # (R, M): log q(v_j | u_r)
-    return reference_size(log_q.T)
 
 
 def run(name: str, seed: int, draws: int) -> None:
@@ -56,7 +48,7 @@ def run(name: str, seed: int, draws: int) -> None:
     every, every_se = summarise(score_blocks(critic, *data.test, BLOCK), "dv")
     u_train = ratio_rows(data)[0 if critic.side == "y|x" else 1]
     v_val = data.val[1 if critic.side == "y|x" else 0]
-    size = trimmed_size(critic, v_val)
+    size = _needed_rows(critic.conditional, critic.reference, v_val)  # what size_reference=True keeps
     generator = torch.Generator().manual_seed(seed)
     values, errors = [], []
     for _ in range(draws):
