@@ -148,3 +148,14 @@ def test_numpy_numbers_are_accepted_and_stored_as_python_numbers() -> None:
     assert (config.batch_size, config.seed, config.max_steps, config.lr) == (64, 2**64 - 1, 10, 0.5)
     assert all(type(v) in (int, float) for v in (config.batch_size, config.seed, config.max_steps, config.lr))
     json.dumps(asdict(config))
+
+
+def test_split_rows_is_the_seeded_cut_estimate_mi_makes_and_refuses_no_rows() -> None:
+    cfg = EstimatorConfig(seed=3, test_fraction=0.2, val_fraction=0.2)
+    train, val, test = cfg.split_rows(50)
+    assert (len(train), len(val), len(test)) == (30, 10, 10)
+    assert sorted(np.concatenate([train, val, test]).tolist()) == list(range(50))
+    assert all(np.array_equal(a, b) for a, b in zip(cfg.split_rows(50), cfg.split_rows(np.int64(50))))
+    for bad in (0, -5, 2.5, True):
+        with pytest.raises(ValueError, match="n must be a positive number of rows"):
+            cfg.split_rows(bad)  # type: ignore[arg-type]

@@ -18,6 +18,7 @@ from neuralmi.density_ratio import (
     reference_rows,
     reference_size,
 )
+from neuralmi.errors import NeuralMIError
 
 
 def _gaussian_pairs(n: int, dims: tuple[int, int], rho: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -150,6 +151,13 @@ def test_reference_rows_are_seeded_distinct_and_capped() -> None:
     assert len(some) == MAX_REFERENCE == len(set(some.tolist()))  # beyond it: that many distinct rows
     assert not torch.equal(every, torch.randperm(3000, generator=torch.Generator().manual_seed(4)))  # not the batch order
     assert sorted(reference_rows(100, seed=-3).tolist()) == list(range(100))  # any seed torch takes, negative too
+    for kwargs, message in (
+        ({"n": 0, "seed": 1}, "n must be a positive int, got 0"),
+        ({"n": 10, "seed": 1, "most": 0}, "most must be a positive int, got 0"),
+        ({"n": 10, "seed": 1.5}, "seed must be an int, got 1.5"),
+    ):
+        with pytest.raises(NeuralMIError, match=message):
+            reference_rows(**kwargs)  # type: ignore[arg-type]
 
 
 def test_reference_does_not_depend_on_how_long_the_fit_ran() -> None:

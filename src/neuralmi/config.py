@@ -230,7 +230,9 @@ class EstimatorConfig:
         >>> [len(part) for part in EstimatorConfig(seed=0).split_rows(100)]
         [60, 10, 30]
         """
-        return split_indices(n, (1 - self.test_fraction - self.val_fraction, self.val_fraction), self.seed)
+        if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
+            raise NeuralMIError(f"n must be a positive number of rows, got {n!r}")
+        return split_indices(int(n), (1 - self.test_fraction - self.val_fraction, self.val_fraction), self.seed)
 
 
 def split_run_options(options: dict[str, Any]) -> dict[str, Any]:

@@ -143,6 +143,11 @@ def reference_rows(n: int, seed: int, most: int = MAX_REFERENCE) -> Tensor:
     >>> len(reference_rows(20_000, seed=0)), bool((reference_rows(20_000, 0) == reference_rows(20_000, 0)).all())
     (8192, True)
     """
+    for name, value in (("n", n), ("most", most)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise NeuralMIError(f"{name} must be a positive int, got {value!r}")
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise NeuralMIError(f"seed must be an int, got {seed!r}")
     stream = int(np.random.SeedSequence([seed % 2**64, 1]).generate_state(1, np.uint64)[0] >> 1)  # not the batch stream's seed
     return torch.randperm(n, generator=torch.Generator().manual_seed(stream))[:most]
 
